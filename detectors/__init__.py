@@ -1,0 +1,1 @@
+"""Vehicle detectors: a `Detector` protocol and a YOLO implementation on ONNX Runtime."""
