@@ -1,0 +1,122 @@
+"""Prometheus metrics of the service, in base units, with a small fixed label set (camera, stage, cause, entry).
+
+Every metric lives on a registry passed in, so tests get a fresh one and nothing is global at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+CAMERA_STATES = ("connecting", "streaming", "reconnecting", "stopped")
+STAGES = ("decode", "preprocess", "detect", "classify", "match", "publish")
+
+# Stage latencies on a CPU run from ~1 ms (match) to ~1 s (a big classifier batch); on a GPU they are 10x lower.
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
+_E2E_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class Metrics:
+    """All of vehiclewatch's metrics on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.frames_read = Counter(
+            "vehiclewatch_frames_read_total", "Frames decoded from a camera", ["camera"], registry=r
+        )
+        self.frames_skipped = Counter(
+            "vehiclewatch_frames_skipped_total",
+            "Frames decoded but not sent to the detector because of the camera's detect_fps",
+            ["camera"],
+            registry=r,
+        )
+        self.frames_detected = Counter(
+            "vehiclewatch_frames_detected_total", "Frames that went through the detector", ["camera"], registry=r
+        )
+        self.frames_dropped = Counter(
+            "vehiclewatch_frames_dropped_total",
+            "Frames dropped before detection, by cause",
+            ["camera", "cause"],
+            registry=r,
+        )
+        self.reconnects = Counter(
+            "vehiclewatch_reconnects_total",
+            "Camera reconnections (errors and watchdog restarts)",
+            ["camera"],
+            registry=r,
+        )
+        self.stream_up = Gauge(
+            "vehiclewatch_stream_up", "1 while the camera is streaming, else 0", ["camera"], registry=r
+        )
+        self.camera_state = Gauge(
+            "vehiclewatch_camera_state",
+            "1 for the camera's current state, 0 for the others",
+            ["camera", "state"],
+            registry=r,
+        )
+        self.vehicles = Counter(
+            "vehiclewatch_vehicles_detected_total",
+            "Vehicle boxes found, by detector class",
+            ["camera", "class"],
+            registry=r,
+        )
+        self.crops_classified = Counter("vehiclewatch_crops_classified_total", "Vehicle crops classified", registry=r)
+        self.crops_skipped = Counter(
+            "vehiclewatch_crops_skipped_total", "Vehicle crops not classified, by reason", ["reason"], registry=r
+        )
+        self.stage_seconds = Histogram(
+            "vehiclewatch_stage_seconds",
+            "Time spent per call of a pipeline stage",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "vehiclewatch_batch_size", "Items per batched call, by stage", ["stage"], buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.end_to_end_seconds = Histogram(
+            "vehiclewatch_end_to_end_latency_seconds",
+            "From frame capture to alert published",
+            buckets=_E2E_BUCKETS,
+            registry=r,
+        )
+        self.detection_latency_seconds = Histogram(
+            "vehiclewatch_detection_latency_seconds",
+            "From frame capture to the end of its classification (every detected frame, alert or not)",
+            buckets=_E2E_BUCKETS,
+            registry=r,
+        )
+        self.alerts = Counter(
+            "vehiclewatch_alerts_total", "Alerts published, by watchlist entry", ["entry"], registry=r
+        )
+        self.alerts_suppressed = Counter(
+            "vehiclewatch_alerts_suppressed_total", "Matches not alerted because of the cooldown", ["entry"], registry=r
+        )
+        self.publish_errors = Counter(
+            "vehiclewatch_publish_errors_total", "Failed attempts to publish an alert (retried)", registry=r
+        )
+        self.stage_errors = Counter(
+            "vehiclewatch_stage_errors_total", "Batches a stage failed on (the pipeline goes on)", ["stage"], registry=r
+        )
+        self.queue_depth = Gauge("vehiclewatch_queue_depth", "Items waiting in a queue", ["queue"], registry=r)
+
+    def declare_camera(self, camera: str) -> None:
+        """Creates a camera's series at zero, so dashboards see it before its first frame."""
+        self.frames_read.labels(camera)
+        self.frames_skipped.labels(camera)
+        self.frames_detected.labels(camera)
+        self.reconnects.labels(camera)
+        self.stream_up.labels(camera).set(0)
+        self.set_camera_state(camera, "connecting")
+
+    def declare_entries(self, entries: Iterable[str]) -> None:
+        for entry in entries:
+            self.alerts.labels(entry)
+
+    def set_camera_state(self, camera: str, state: str) -> None:
+        for name in CAMERA_STATES:
+            self.camera_state.labels(camera, name).set(1 if name == state else 0)
+        self.stream_up.labels(camera).set(1 if state == "streaming" else 0)
