@@ -59,8 +59,21 @@ def _floats3(raw: Any, key: str) -> tuple[float, float, float]:
     return (parts[0], parts[1], parts[2])
 
 
+def _size(raw: Any) -> tuple[int, int]:
+    parts = list(raw) if isinstance(raw, list | tuple) else str(raw).lower().split("x")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return int(parts[0]), int(parts[1])
+    except (TypeError, ValueError):
+        raise ValueError(f"input_size must be HxW (e.g. 224x224), got {raw!r}") from None
+
+
 def _labels(raw: Any, outputs: list[str]) -> dict[str, tuple[str, ...]]:
-    value = json.loads(raw) if isinstance(raw, str) else raw
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        raise ValueError(f"labels must be a JSON list or object, got {raw[:40]!r}") from None
     if isinstance(value, list):
         if len(outputs) < 1:
             raise ValueError("labels given but the model has no output")
@@ -80,10 +93,7 @@ def parse_manifest(meta: dict[str, Any], outputs: list[str], source: str) -> Cla
             raise ValueError("no 'labels' in its metadata or sidecar YAML")
         if "input_size" not in meta:
             raise ValueError("no 'input_size' in its metadata or sidecar YAML")
-        size = meta["input_size"]
-        h, w = (
-            (int(size[0]), int(size[1])) if isinstance(size, list | tuple) else map(int, str(size).lower().split("x"))
-        )
+        h, w = _size(meta["input_size"])
         mean = _floats3(meta.get("mean", 0), "mean")
         if "std" in meta:
             std = _floats3(meta["std"], "std")
@@ -101,9 +111,9 @@ def parse_manifest(meta: dict[str, Any], outputs: list[str], source: str) -> Cla
             input_width=w,
             mean=mean,
             std=std,
-            color_order=str(meta.get("color_order", "RGB")).upper(),  # type: ignore[arg-type]
-            resize=str(meta.get("resize", "stretch")).lower(),  # type: ignore[arg-type]
-            input_layout=str(meta.get("input_layout", "NCHW")).upper(),  # type: ignore[arg-type]
+            color_order=str(meta.get("color_order", "RGB")).upper(),
+            resize=str(meta.get("resize", "stretch")).lower(),
+            input_layout=str(meta.get("input_layout", "NCHW")).upper(),
         )
     except ValidationError as exc:
         err = exc.errors()[0]
