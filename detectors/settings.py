@@ -1,0 +1,110 @@
+"""Configuration of the vehicle detector: which ONNX model runs, and which of its boxes are kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from detectors.runtime import DEFAULT_PROVIDERS, PROVIDER_ALIASES
+
+DEFAULT_VEHICLE_CLASSES: tuple[str, ...] = ("car", "bus", "truck", "motorcycle")
+
+
+class DetectorSettings(BaseModel):
+    """A YOLO detector on ONNX Runtime and the filters applied to its boxes.
+
+    Class names are checked against the model's own names when the model is loaded (the settings alone
+    cannot know them), so a typo fails at start with the unknown names listed.
+
+    Example:
+        >>> DetectorSettings(model=Path("models/yolov8n_int8_640.onnx")).classes
+        ('car', 'bus', 'truck', 'motorcycle')
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Path = Field(
+        description=(
+            "Path of the YOLO detector ONNX file (Ultralytics export: class names, imgsz and stride in its metadata)."
+        )
+    )
+    providers: tuple[str, ...] = Field(
+        default=DEFAULT_PROVIDERS,
+        min_length=1,
+        description="ONNX Runtime providers to try in order: tensorrt, cuda, cpu (or full provider names).",
+    )
+    confidence: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Minimum score a box needs to be kept. Lower finds more distant or occluded vehicles and more false "
+            "ones; the score is the class score (YOLOv8/11), objectness x class probability (YOLOv5) or the "
+            "end-to-end model's score."
+        ),
+    )
+    iou: float = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Overlap (intersection over union) above which the lower-scored of two boxes of the same class is "
+            "suppressed; boxes of different classes never suppress each other. Not used by end-to-end (NMS-free) "
+            "models."
+        ),
+    )
+    classes: tuple[str, ...] = Field(
+        default=DEFAULT_VEHICLE_CLASSES,
+        min_length=1,
+        description=(
+            "Model class names to keep (e.g. COCO's car, bus, truck, motorcycle); every other class is dropped "
+            "before NMS. Each name must be one of the model's class names."
+        ),
+    )
+    min_box_size: int = Field(
+        default=16,
+        ge=0,
+        description=(
+            "Boxes whose shorter side, in frame pixels after clipping to the frame, is below this are dropped: "
+            "too small to classify or to track reliably."
+        ),
+    )
+    max_batch: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Most frames per inference call when the model has a dynamic batch dimension. Bigger batches help a GPU "
+            "but not a CPU; a model with a static batch dimension runs with that size instead."
+        ),
+    )
+    max_wait_ms: float = Field(
+        default=5.0,
+        ge=0.0,
+        description=(
+            "How long the pipeline may wait for more frames to fill a batch before running a partial one; adds up "
+            "to this much latency. Only matters when max_batch > 1."
+        ),
+    )
+    intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        description="ONNX Runtime threads inside one operator (0: ONNX Runtime's choice, one per physical core).",
+    )
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_classes(cls, classes: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(classes)) != len(classes):
+            raise ValueError(f"classes lists a name twice: {list(classes)}")
+        if any(not name.strip() for name in classes):
+            raise ValueError(f"classes has an empty name: {list(classes)}")
+        return classes
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, providers: tuple[str, ...]) -> tuple[str, ...]:
+        for name in providers:
+            if name.lower() not in PROVIDER_ALIASES and not name.endswith("ExecutionProvider"):
+                raise ValueError(f"unknown provider {name!r}: use {', '.join(PROVIDER_ALIASES)} or a full ORT name")
+        return providers
