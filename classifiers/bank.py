@@ -1,0 +1,167 @@
+"""All configured classifiers together: one batched call per model over every vehicle crop of a detector batch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from classifiers.crops import CropBatch, ImageArray, check_image, cut_crops
+from classifiers.onnx_classifier import OnnxClassifier
+from classifiers.settings import ClassifierSettings
+from classifiers.types import Classification, HeadScores
+from detectors.runtime import ModelLoadError
+from detectors.types import Detections
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CropResults:
+    """The classifications of a detector batch, mapped back to its frames and boxes.
+
+    Attributes:
+        frames: per input frame, one entry per box of its detections (same order): the box's
+            ``Classification``, or None where the box was not classified (too small, or no models configured).
+        classified: number of boxes classified.
+        skipped_small: number of boxes left out because their visible shorter side is under ``min_crop_size``
+            (for a metric: many skipped boxes mean the camera is too far or the threshold too high).
+    """
+
+    frames: tuple[tuple[Classification | None, ...], ...]
+    classified: int
+    skipped_small: int
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def check_head_names(classifiers: Sequence[OnnxClassifier]) -> None:
+    """Raises ModelLoadError, naming both models, if two classifiers produce a head of the same name."""
+    owners: dict[str, OnnxClassifier] = {}
+    for clf in classifiers:
+        for head in clf.heads:
+            if head in owners:
+                raise ModelLoadError(
+                    f"classifier head {head!r} comes from both {owners[head].path.name} and {clf.path.name}; "
+                    "give one of them another 'name' or pick other 'heads'"
+                )
+            owners[head] = clf
+
+
+class ClassifierBank:
+    """Every configured crop classifier, run together on crops; each head name is produced by exactly one model.
+
+    Example:
+        >>> bank = ClassifierBank.from_settings(settings)  # doctest: +SKIP
+        >>> results = bank.classify_boxes([(frame.image, vehicles)])  # doctest: +SKIP
+        >>> results.frames[0][0].top(3)["make"]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        classifiers: Sequence[OnnxClassifier],
+        *,
+        top_k: int = 3,
+        crop_margin: float = 0.05,
+        min_crop_size: int = 32,
+    ) -> None:
+        """Groups already opened classifiers.
+
+        Args:
+            classifiers: the models, in the order their heads appear in each ``Classification``.
+            top_k: how many best labels per head events and the CLI report (kept here for them).
+            crop_margin: context around each box, as a fraction of its size.
+            min_crop_size: smallest visible shorter side, in pixels, of a box worth classifying.
+
+        Raises:
+            ModelLoadError: two models produce a head of the same name.
+        """
+        check_head_names(classifiers)
+        self.classifiers: tuple[OnnxClassifier, ...] = tuple(classifiers)
+        self.top_k = top_k
+        self.crop_margin = crop_margin
+        self.min_crop_size = min_crop_size
+
+    @classmethod
+    def from_settings(cls, settings: ClassifierSettings) -> ClassifierBank:
+        """Opens (and warms up) every configured model.
+
+        Raises:
+            ModelLoadError: a model cannot be opened, its manifest is wrong, or two models share a head name.
+        """
+        classifiers: list[OnnxClassifier] = []
+        for model in settings.models:
+            clf = OnnxClassifier(model)
+            classifiers.append(clf)
+            # Check names as each model opens so a clash fails before the slow loads that follow it.
+            check_head_names(classifiers)
+        return cls(
+            classifiers,
+            top_k=settings.top_k,
+            crop_margin=settings.crop_margin,
+            min_crop_size=settings.min_crop_size,
+        )
+
+    @property
+    def heads(self) -> dict[str, tuple[str, ...]]:
+        """Head name → labels, over all models."""
+        return {head: labels for clf in self.classifiers for head, labels in clf.heads.items()}
+
+    def __len__(self) -> int:
+        return len(self.classifiers)
+
+    def classify_crops(self, crops: Sequence[ImageArray]) -> list[Classification]:
+        """Classifies BGR crops with every model: one batched call per model (chunked by its ``max_batch``).
+
+        Returns:
+            One ``Classification`` per crop, with the heads of every model. Nothing runs for an empty input.
+        """
+        if not crops:
+            return []
+        merged: list[dict[str, HeadScores]] = [{} for _ in crops]
+        for clf in self.classifiers:
+            for heads, scores in zip(merged, clf.classify(crops), strict=True):
+                heads.update(scores)
+        return [Classification(heads) for heads in merged]
+
+    def classify_boxes(self, items: Sequence[tuple[ImageArray, Detections]]) -> CropResults:
+        """Classifies every box of a detector batch (several frames, several boxes each).
+
+        Boxes are cropped with ``crop_margin`` of context (clipped to the frame); boxes whose visible shorter side
+        is under ``min_crop_size`` are skipped and counted. All crops of all frames go to each model together.
+        Every box given is classified: filter the detections to vehicles first.
+
+        Args:
+            items: ``(frame image, its detections)`` pairs; images are BGR uint8 ``(h, w, 3)``.
+
+        Raises:
+            ValueError: an image is not a BGR uint8 image.
+        """
+        if not self.classifiers:
+            for f, (image, _) in enumerate(items):
+                check_image(image, f"frame {f}")
+            return CropResults(tuple((None,) * len(d) for _, d in items), classified=0, skipped_small=0)
+        batch = cut_crops(items, self.crop_margin, self.min_crop_size)
+        return self._map_back(batch, self.classify_crops(batch.crops))
+
+    @staticmethod
+    def _map_back(batch: CropBatch, classifications: Sequence[Classification]) -> CropResults:
+        frames: list[list[Classification | None]] = [[None] * n for n in batch.box_counts]
+        for f, b, classification in zip(batch.frame_index, batch.box_index, classifications, strict=True):
+            frames[f][b] = classification
+        return CropResults(
+            frames=tuple(tuple(boxes) for boxes in frames),
+            classified=len(classifications),
+            skipped_small=batch.skipped,
+        )
+
+    def classify_images(self, images: Sequence[ImageArray]) -> list[Classification]:
+        """Classifies whole images, each taken as one crop (for ``classify IMAGE`` on ready-cut vehicle photos).
+
+        Raises:
+            ValueError: an image is not a BGR uint8 image.
+        """
+        for i, image in enumerate(images):
+            check_image(image, f"image {i}")
+        return self.classify_crops(images)
