@@ -90,7 +90,7 @@ class UnmatchableField:
     reason: str
 
     def __str__(self) -> str:
-        return f"watchlist entry {self.entry_id!r} can never match: {self.field}: {self.reason}"
+        return f"watchlist entry {self.entry_id!r} can never match: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +364,10 @@ class Matcher:
         for name, head in _pick_heads(entry, label_keys).items():
             if head is None:
                 loaded = ", ".join(repr(h) for h in label_keys) or "none"
-                reason = f"needs a {_WANTED_HEAD[name]} classifier head, none is loaded (loaded heads: {loaded})"
+                reason = (
+                    f"{_describe(entry, name)}: needs a {_WANTED_HEAD[name]} classifier head, none is loaded "
+                    f"(loaded heads: {loaded})"
+                )
                 problems.append(UnmatchableField(entry.id, name, reason))
                 continue
             mask, note = _field_mask(entry, name, label_keys[head])

@@ -1,0 +1,145 @@
+"""Watchlist entries and files: valid ones load, every invalid one fails with one line naming where and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from watchlists.entries import Watchlist, WatchlistEntry, WatchlistError, load_watchlist, parse_watchlist
+
+GOOD_FILE = """\
+entries:
+  - id: stolen-civic
+    description: Silver Honda Civic reported stolen
+    make: Honda
+    model: Civic
+    year_min: 2016
+    year_max: 2021
+  - id: red-van
+    description: Red van
+    color: red
+    body_type: van
+    threshold: 0.6
+"""
+
+
+def test_good_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.yaml"
+    path.write_text(GOOD_FILE)
+    watchlist = load_watchlist(path)
+    assert [entry.id for entry in watchlist] == ["stolen-civic", "red-van"]
+    civic, van = watchlist.entries
+    assert civic.year_range == (2016, 2021)
+    assert civic.attributes() == ("make", "model", "year")
+    assert van.threshold == 0.6
+    assert van.attributes() == ("color", "body_type")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected_ids"),
+    [
+        ([{"id": "a", "make": "BMW"}], ["a"]),  # a bare list is accepted
+        ({"entries": []}, []),
+        ({"entries": None}, []),
+        ({"entries": [{"id": "a.b:c_d-1", "color": "red"}, {"id": "b", "year": 2012}]}, ["a.b:c_d-1", "b"]),
+    ],
+)
+def test_watchlist_shapes(data: Any, expected_ids: list[str]) -> None:
+    assert [entry.id for entry in parse_watchlist(data, "w.yaml")] == expected_ids
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"id": "x", "make": "Honda", "colour": "red"}, "w.yaml: entry 0 (id 'x'): unknown key 'colour'"),
+        ({"id": "x", "year_min": 2020, "year_max": 2010}, "entry 0 (id 'x'): year_min 2020 is after year_max 2010"),
+        ({"id": "x", "year": 2015, "year_min": 2010}, "entry 0 (id 'x'): give either year or year_min/year_max"),
+        ({"id": "x", "year": 1700}, "entry 0 (id 'x'): year: Input should be greater than or equal to 1886"),
+        ({"id": "x", "year": "soon"}, "entry 0 (id 'x'): year: Input should be a valid integer"),
+        ({"id": "x"}, "entry 0 (id 'x'): names no attribute to match"),
+        ({"id": "x", "description": "red honda"}, "entry 0 (id 'x'): names no attribute to match"),
+        ({"id": "x", "make": "  "}, "entry 0 (id 'x'): make: must contain a letter or digit"),
+        ({"id": "x", "make": "-"}, "entry 0 (id 'x'): make: must contain a letter or digit"),
+        ({"id": "x", "make": "BMW", "threshold": 0}, "entry 0 (id 'x'): threshold: Input should be greater than 0"),
+        ({"id": "x", "make": "BMW", "threshold": 1.5}, "threshold: Input should be less than or equal to 1"),
+        ({"make": "BMW"}, "w.yaml: entry 0: id: Field required"),
+        ({"id": "has space", "make": "BMW"}, "entry 0 (id 'has space'): id: String should match pattern"),
+        ({"id": "", "make": "BMW"}, "entry 0 (id ''): id: String should match pattern"),
+        ("just a string", "w.yaml: entry 0 must be a mapping of keys, got str"),
+    ],
+)
+def test_bad_entry(entry: Any, message: str) -> None:
+    with pytest.raises(WatchlistError) as caught:
+        parse_watchlist({"entries": [entry]}, "w.yaml")
+    text = str(caught.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_unknown_key_lists_the_allowed_ones() -> None:
+    with pytest.raises(WatchlistError, match=r"allowed: id, description, make, model, color, body_type, year"):
+        parse_watchlist([{"id": "x", "colour": "red"}], "w.yaml")
+
+
+def test_several_errors_are_counted_on_one_line() -> None:
+    with pytest.raises(WatchlistError, match=r"\(and 1 more\)$"):
+        parse_watchlist([{"id": "x", "colour": "red", "year": "soon"}], "w.yaml")
+
+
+def test_error_names_the_entry_index_further_down() -> None:
+    with pytest.raises(WatchlistError, match=r"^w\.yaml: entry 2 \(id 'c'\): unknown key 'plate'"):
+        parse_watchlist([{"id": "a", "make": "BMW"}, {"id": "b", "make": "Audi"}, {"id": "c", "plate": "X"}], "w.yaml")
+
+
+def test_duplicate_ids_are_rejected() -> None:
+    with pytest.raises(WatchlistError, match=r"entry 2: id 'a' is already used by entry 0"):
+        parse_watchlist([{"id": "a", "make": "BMW"}, {"id": "b", "make": "Audi"}, {"id": "a", "color": "red"}], "w")
+
+
+def test_duplicate_ids_are_rejected_in_code_too() -> None:
+    entry = WatchlistEntry(id="a", make="BMW")
+    with pytest.raises(WatchlistError, match="already used"):
+        Watchlist((entry, entry))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty (write 'entries: []' for an empty watchlist)"),
+        ("entries: [", "not valid YAML"),
+        ("entries:\n  - id: a\n   make: x\n", "not valid YAML"),
+        ("cameras: []\nentries: []\n", "unknown top-level key 'cameras' (expected 'entries')"),
+        ("other: 1\n", "unknown top-level key 'other'"),
+        ("42\n", "expected a list of entries, got int"),
+        ("entries: {id: a}\n", "expected a list of entries, got dict"),
+    ],
+)
+def test_bad_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(text)
+    with pytest.raises(WatchlistError) as caught:
+        load_watchlist(path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_yaml_error_says_where(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text("entries:\n  - id: a\n    make: [unclosed\n")
+    with pytest.raises(WatchlistError, match=r"at line \d+ column \d+"):
+        load_watchlist(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(WatchlistError, match=r"watchlist file .*nope\.yaml not found"):
+        load_watchlist(tmp_path / "nope.yaml")
+
+
+def test_open_year_ranges() -> None:
+    assert WatchlistEntry(id="a", year_min=2010).year_range == (2010, None)
+    assert WatchlistEntry(id="a", year_max=2010).year_range == (None, 2010)
+    assert WatchlistEntry(id="a", year=2010).year_range == (2010, 2010)
+    assert WatchlistEntry(id="a", make="BMW").year_range is None

@@ -1,0 +1,250 @@
+"""Matching entries against hand-made classifications: probability mass per field, product over heads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+
+from classifiers.types import Classification, HeadScores
+from watchlists.entries import WatchlistEntry
+from watchlists.matching import Matcher, parse_make_model_label
+
+MAKE_MODEL_LABELS = {
+    "Honda Civic Sedan 2010": 0.15,
+    "Honda Civic Sedan 2014": 0.20,
+    "Honda Accord Sedan 2014": 0.10,
+    "Honda|CR-V|2014": 0.05,
+    "Toyota Camry Sedan 2012": 0.35,
+    "BMW 3 Series Sedan 2012": 0.05,
+    "Audi S4 Sedan 2012": 0.05,
+    "Land Rover Range Rover SUV 2012": 0.05,
+}
+
+
+def classification(**heads: Mapping[str, float]) -> Classification:
+    """``color={"red": 0.7, "blue": 0.3}`` → a Classification with that head."""
+    return Classification(
+        {
+            name: HeadScores(name, tuple(probs), np.array(list(probs.values()), dtype=np.float32))
+            for name, probs in heads.items()
+        }
+    )
+
+
+def entry(**fields: object) -> WatchlistEntry:
+    return WatchlistEntry.model_validate({"id": "e", **fields})
+
+
+def score(watch: WatchlistEntry, crop: Classification, threshold: float = 0.01) -> float | None:
+    matches = Matcher([watch], default_threshold=threshold).match(crop)
+    return matches[0].score if matches else None
+
+
+@pytest.mark.parametrize(
+    ("fields", "heads", "expected"),
+    [
+        # make head: the mass of the make, aliases on both sides
+        ({"make": "Honda"}, {"make": {"Honda": 0.6, "Acura": 0.3, "Toyota": 0.1}}, 0.6),
+        ({"make": "honda"}, {"make": {"Honda": 0.6, "Acura": 0.4}}, 0.6),
+        ({"make": "Merc"}, {"make": {"Mercedes-Benz": 0.7, "BMW": 0.3}}, 0.7),
+        ({"make": "Mercedes-Benz"}, {"make": {"Mercedes": 0.7, "BMW": 0.3}}, 0.7),
+        ({"make": "VW"}, {"make": {"Volkswagen": 0.55, "Skoda": 0.45}}, 0.55),
+        ({"make": "Landrover"}, {"make": {"Land Rover": 0.8, "Jeep": 0.2}}, 0.8),
+        # make from a make+model head: the sum over the make's models (top-1 here is a Toyota)
+        ({"make": "Honda"}, {"make_model": MAKE_MODEL_LABELS}, 0.50),
+        ({"make": "Land Rover"}, {"make_model": MAKE_MODEL_LABELS}, 0.05),
+        # model: labels whose model is the entry's model or begins with it; year ranges sum over years
+        ({"model": "Civic"}, {"make_model": MAKE_MODEL_LABELS}, 0.35),
+        ({"make": "Honda", "model": "Civic"}, {"make_model": MAKE_MODEL_LABELS}, 0.35),
+        ({"make": "Honda", "model": "Civic", "year_min": 2012}, {"make_model": MAKE_MODEL_LABELS}, 0.20),
+        ({"make": "Honda", "year": 2014}, {"make_model": MAKE_MODEL_LABELS}, 0.35),
+        ({"make": "Honda", "year_max": 2012}, {"make_model": MAKE_MODEL_LABELS}, 0.15),
+        ({"make": "Honda", "model": "CRV"}, {"make_model": MAKE_MODEL_LABELS}, 0.05),
+        ({"model": "CR-V"}, {"make_model": MAKE_MODEL_LABELS}, 0.05),
+        ({"make": "BMW", "model": "3 Series"}, {"make_model": MAKE_MODEL_LABELS}, 0.05),
+        ({"model": "Range Rover"}, {"make_model": MAKE_MODEL_LABELS}, 0.05),
+        # colour: the mass of the colour, not just whether it is the top-1 (silver is)
+        ({"color": "grey"}, {"color": {"silver": 0.40, "grey": 0.35, "white": 0.25}}, 0.35),
+        ({"color": "grey"}, {"color": {"gray": 0.35, "white": 0.65}}, 0.35),
+        # body type, with the coarse fallback of the car/bus/truck/van head
+        ({"body_type": "van"}, {"type": {"car": 0.2, "bus": 0.1, "truck": 0.1, "van": 0.6}}, 0.6),
+        ({"body_type": "sedan"}, {"type": {"car": 0.7, "bus": 0.1, "truck": 0.1, "van": 0.1}}, 0.7),
+        ({"body_type": "pickup"}, {"type": {"car": 0.7, "bus": 0.1, "truck": 0.1, "van": 0.1}}, 0.7),
+        ({"body_type": "minivan"}, {"type": {"car": 0.7, "bus": 0.1, "truck": 0.1, "van": 0.1}}, 0.1),
+        ({"body_type": "suv"}, {"body_type": {"suv": 0.6, "car": 0.4}}, 0.6),  # a finer head: no fallback
+        # independent heads multiply
+        (
+            {"make": "Honda", "color": "red"},
+            {"make": {"Honda": 0.8, "Ford": 0.2}, "color": {"red": 0.5, "blue": 0.5}},
+            0.4,
+        ),
+        (
+            {"make": "Honda", "color": "red", "body_type": "sedan"},
+            {"make": {"Honda": 0.8, "Ford": 0.2}, "color": {"red": 0.5, "blue": 0.5}, "type": {"car": 0.5, "bus": 0.5}},
+            0.2,
+        ),
+        # with a make head loaded too, make+model is judged jointly on the make+model head (not counted twice)
+        (
+            {"make": "Honda", "model": "Civic"},
+            {"make": {"Honda": 0.5, "Toyota": 0.5}, "make_model": MAKE_MODEL_LABELS},
+            0.35,
+        ),
+        # ... and make alone on the dedicated make head
+        ({"make": "Honda"}, {"make": {"Honda": 0.9, "Toyota": 0.1}, "make_model": MAKE_MODEL_LABELS}, 0.9),
+    ],
+)
+def test_scores(fields: dict[str, object], heads: dict[str, Mapping[str, float]], expected: float) -> None:
+    assert score(entry(**fields), classification(**heads)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_model_matches_whole_words_only() -> None:
+    crop = classification(make_model=MAKE_MODEL_LABELS)
+    assert score(entry(model="S"), crop) is None  # "S" is not "S4"
+    assert score(entry(model="S4"), crop) == pytest.approx(0.05)
+    assert score(entry(model="Civ"), crop) is None
+
+
+def test_field_scores_and_threshold() -> None:
+    crop = classification(make={"Honda": 0.8, "Ford": 0.2}, color={"red": 0.5, "blue": 0.5})
+    watch = entry(make="Honda", color="red")
+    assert Matcher([watch], default_threshold=0.5).match(crop) == []  # 0.8 x 0.5 = 0.4
+    [match] = Matcher([watch], default_threshold=0.4).match(crop)  # the threshold itself is enough
+    assert match.score == pytest.approx(0.4)
+    assert match.field_scores == pytest.approx({"make": 0.8, "color": 0.5})
+    assert match.entry is watch
+    [match] = Matcher([entry(make="Honda", color="red", threshold=0.35)], default_threshold=0.9).match(crop)
+    assert match.score == pytest.approx(0.4)
+
+
+def test_joint_field_scores_are_marginals() -> None:
+    crop = classification(make_model=MAKE_MODEL_LABELS)
+    [match] = Matcher([entry(make="Honda", model="Civic", year_min=2012)], default_threshold=0.1).match(crop)
+    assert match.score == pytest.approx(0.20)
+    assert match.field_scores == pytest.approx({"make": 0.50, "model": 0.35, "year": 0.85})
+
+
+def test_matches_sorted_by_score_and_only_above_threshold() -> None:
+    entries = [
+        WatchlistEntry(id="blue", color="blue"),
+        WatchlistEntry(id="red", color="red"),
+        WatchlistEntry(id="redish", color="red", threshold=0.2),
+        WatchlistEntry(id="honda", make="Honda"),  # no make head: never matches, never breaks the others
+    ]
+    crop = classification(color={"red": 0.3, "blue": 0.6, "white": 0.1})
+    assert [(m.entry.id, round(m.score, 3)) for m in Matcher(entries, 0.25).match(crop)] == [
+        ("blue", 0.6),
+        ("red", 0.3),
+        ("redish", 0.3),
+    ]
+    assert [m.entry.id for m in Matcher(entries, 0.5).match(crop)] == ["blue", "redish"]  # its own threshold
+
+
+@pytest.mark.parametrize(
+    ("fields", "heads", "reported"),
+    [
+        ({"color": "red"}, {"make": ["Honda"]}, ("color", "needs a 'color' classifier head, none is loaded")),
+        ({"make": "Honda"}, {"color": ["red"]}, ("make", "needs a 'make' or 'make_model' classifier head")),
+        ({"model": "Civic"}, {"make": ["Honda"]}, ("model", "needs a 'make_model' classifier head")),
+        ({"make": "Honda", "year": 2012}, {"make": ["Honda"]}, ("year", "needs a 'make_model' classifier head")),
+        ({"make": "Foobar"}, {"make": ["Honda", "BMW"]}, ("make", "make 'Foobar': no label of head 'make' matches")),
+        ({"color": "silver"}, {"color": ["white", "gray"]}, ("color", "color 'silver': no label of head 'color'")),
+        ({"body_type": "tractor"}, {"type": ["car", "van"]}, ("body_type", "body_type 'tractor': no label")),
+        ({"year": 2012}, {"make_model": ["Honda Civic", "Honda Accord"]}, ("year", "its labels carry no model years")),
+        ({"year": 1990}, {"make_model": list(MAKE_MODEL_LABELS)}, ("year", "year 1990: no label of head 'make_model'")),
+        (
+            {"year_min": 2030},
+            {"make_model": list(MAKE_MODEL_LABELS)},
+            ("year", "years 2030–…: no label of head 'make_model'"),
+        ),
+        (
+            {"make": "Honda", "model": "Camry"},
+            {"make_model": list(MAKE_MODEL_LABELS)},
+            ("make+model", "no label of head 'make_model' has make 'Honda', model 'Camry' together"),
+        ),
+    ],
+)
+def test_unmatchable_fields(fields: dict[str, object], heads: dict[str, list[str]], reported: tuple[str, str]) -> None:
+    matcher = Matcher([entry(**fields)])
+    [problem] = matcher.unmatchable_fields(heads)
+    assert problem.entry_id == "e"
+    assert (problem.field, reported[1] in problem.reason) == (reported[0], True), problem.reason
+    assert str(problem).startswith("watchlist entry 'e' can never match: ")
+    # an unmatchable entry never matches, however sure the heads it can use are
+    crop = classification(**{name: dict.fromkeys(labels, 1.0 / len(labels)) for name, labels in heads.items()})
+    assert matcher.match(crop) == []
+
+
+def test_matchable_entries_report_nothing() -> None:
+    matcher = Matcher([entry(make="Honda", color="grey", body_type="sedan")])
+    assert matcher.unmatchable_fields({"make": ["Honda"], "color": ["gray"], "type": ["car", "van"]}) == []
+
+
+def test_unmatchable_entry_leaves_others_matching() -> None:
+    matcher = Matcher([WatchlistEntry(id="a", color="red"), WatchlistEntry(id="b", make="Honda", color="red")])
+    assert [p.entry_id for p in matcher.unmatchable_fields({"color": ["red", "blue"]})] == ["b"]
+    assert [m.entry.id for m in matcher.match(classification(color={"red": 0.9, "blue": 0.1}))] == ["a"]
+
+
+def test_plan_follows_changed_heads() -> None:
+    matcher = Matcher([entry(color="red")], default_threshold=0.5)
+    assert [m.score for m in matcher.match(classification(color={"red": 0.9, "blue": 0.1}))] == pytest.approx([0.9])
+    # same head name, other labels (another colour model): masks are rebuilt
+    assert [
+        m.score for m in matcher.match(classification(color={"blue": 0.2, "green": 0.2, "red": 0.6}))
+    ] == pytest.approx([0.6])
+    # the head disappears: the entry cannot match
+    assert matcher.match(classification(make={"Honda": 1.0})) == []
+
+
+def test_vectorised_scores_equal_head_mass() -> None:
+    """Many entries at once give the same scores as HeadScores.mass per entry and field."""
+    rng = np.random.default_rng(0)
+    colours = ("black", "white", "grey", "silver", "blue", "red", "green")
+    makes = ("Honda", "Toyota", "BMW", "Audi", "Ford", "Mercedes-Benz")
+    entries = [
+        WatchlistEntry(id=f"e{i}", make=makes[i % len(makes)], color=colours[i % len(colours)]) for i in range(42)
+    ]
+    matcher = Matcher(entries, default_threshold=1e-9)
+    for _ in range(5):
+        make_probs = rng.dirichlet(np.ones(len(makes))).astype(np.float32)
+        colour_probs = rng.dirichlet(np.ones(len(colours))).astype(np.float32)
+        crop = Classification(
+            {"make": HeadScores("make", makes, make_probs), "color": HeadScores("color", colours, colour_probs)}
+        )
+        got = {m.entry.id: m.score for m in matcher.match(crop)}
+        for e in entries:
+            expected = crop.heads["make"].mass(e.make.__eq__) * crop.heads["color"].mass(e.color.__eq__)
+            assert got[e.id] == pytest.approx(expected, rel=1e-5)
+
+
+def test_default_threshold_is_checked() -> None:
+    with pytest.raises(ValueError, match=r"default_threshold must be in \(0, 1\]"):
+        Matcher([entry(make="BMW")], default_threshold=0.0)
+
+
+@pytest.mark.parametrize(
+    ("label", "make", "model", "year"),
+    [
+        ("Honda Civic Sedan 2012", "honda", ("civic", "sedan"), 2012),
+        ("Honda|CR-V|2014", "honda", ("cr", "v"), 2014),
+        ("Honda|CR-V", "honda", ("cr", "v"), None),
+        ("AM General Hummer SUV 2000", "amgeneral", ("hummer", "suv"), 2000),
+        ("Land Rover Range Rover SUV 2012", "landrover", ("range", "rover", "suv"), 2012),
+        ("Mercedes-Benz C-Class Sedan 2012", "mercedesbenz", ("c", "class", "sedan"), 2012),
+        ("Austin-Healey 3000", "austinhealey", ("3000",), None),  # 3000 is no model year
+        ("Chevy Silverado 1500", "chevrolet", ("silverado", "1500"), None),
+        ("Land Rover", "landrover", (), None),
+    ],
+)
+def test_parse_make_model_label(label: str, make: str, model: tuple[str, ...], year: int | None) -> None:
+    parsed = parse_make_model_label(label)
+    assert (parsed.make, parsed.model, parsed.year) == (make, model, year)
+
+
+def test_watchlist_makes_extend_the_multiword_makes() -> None:
+    assert parse_make_model_label("Foo Bar Baz 2012").make == "foo"
+    assert parse_make_model_label("Foo Bar Baz 2012", frozenset({"foobar"})).make == "foobar"
+    crop = classification(make_model={"Foo Bar Baz 2012": 0.7, "Foo Qux 2012": 0.3})
+    assert score(entry(make="Foo Bar"), crop) == pytest.approx(0.7)
