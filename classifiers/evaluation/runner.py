@@ -1,0 +1,122 @@
+"""``eval``: any classifier ONNX on a labelled set → printed figures, JSON/CSV report and PNG plots."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from classifiers.evaluation.metrics import group_table
+from classifiers.evaluation.plots import plot_confusion, plot_per_class_f1, plot_reliability
+from classifiers.evaluation.predict import Classifier, open_classifier, predict_set
+from classifiers.evaluation.report import EvalReport, compare_tables, restrict, table_metrics, write_report
+from classifiers.training.dataset import load_labelled
+
+GROUP_ATTRIBUTE = "make"
+
+
+class EvalConfig(BaseModel):
+    """Everything ``eval`` needs; the CLI builds one from its options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Path = Field(description="classifier ONNX (labels and preprocessing in its metadata or sidecar YAML)")
+    data: Path = Field(description="labelled folder or labels.csv")
+    label_column: str | None = Field(default=None, description="CSV column with the true class (default: auto)")
+    path_column: str = Field(default="path", description="CSV column with image paths")
+    output: str | None = Field(default=None, description="model output to evaluate (default: best label match)")
+    aliases: dict[str, str] = Field(default_factory=dict, description="dataset label -> model label")
+    report_dir: Path | None = Field(default=None, description="folder for report.json, per_class.csv and PNGs")
+    baseline: Path | None = Field(default=None, description="a second model to compare with on shared labels")
+    top_confused: int = Field(default=15, ge=1, description="how many confused pairs to list")
+    confusion_classes: int = Field(default=20, ge=2, description="classes in the confusion-matrix plot")
+    batch_size: int = Field(default=32, ge=1, le=1024, description="images per inference run")
+    threads: int = Field(default=0, ge=0, description="ONNX Runtime intra-op threads (0 = default)")
+    providers: tuple[str, ...] = Field(default=("cpu",), description="ONNX Runtime providers, in order")
+    progress: bool = Field(default=True, description="show progress bars")
+
+
+def make_groups(classifier: Classifier) -> list[str] | None:
+    """The make of each label of a make+model classifier: its ``label_attributes`` ``make`` list, else (for task
+    ``make_model`` without one) the label's first word. None for other classifiers."""
+    if GROUP_ATTRIBUTE in classifier.label_attributes:
+        return list(classifier.label_attributes[GROUP_ATTRIBUTE])
+    if classifier.task == "make_model":
+        return [label.split(" ", 1)[0] for label in classifier.labels]
+    return None
+
+
+def evaluate(config: EvalConfig) -> EvalReport:
+    """Runs the evaluation and, with ``report_dir``, writes the report files and plots.
+
+    Raises:
+        TrainingError: unusable data (missing images, no shared labels) — a ``ValueError`` with one line.
+        ModelLoadError: the model cannot be loaded.
+    """
+    started = time.perf_counter()
+    data = load_labelled(config.data, label_column=config.label_column, path_column=config.path_column)
+
+    def open_model(path: Path, output: str | None) -> Classifier:
+        return open_classifier(
+            path, output=output, dataset_labels=data.labels, providers=config.providers, threads=config.threads
+        )
+
+    classifier = open_model(config.model, config.output)
+    predictions = predict_set(
+        classifier, data, aliases=config.aliases, batch_size=config.batch_size, progress=config.progress
+    )
+    table = predictions.table
+    groups = make_groups(classifier)
+    report = EvalReport(
+        model=config.model.name,
+        output=classifier.output,
+        task=classifier.task,
+        dataset=str(config.data),
+        label_column=data.label_column,
+        images_total=len(data.items),
+        images_evaluated=len(table.true),
+        unknown_labels=predictions.unknown,
+        from_logits=predictions.from_logits,
+        metrics=table_metrics(table, confused_limit=config.top_confused),
+        group=GROUP_ATTRIBUTE if groups else None,
+        group_metrics=table_metrics(group_table(table, groups), confused_limit=config.top_confused) if groups else None,
+    )
+    if config.baseline is not None:
+        base = open_model(config.baseline, None)
+        base_predictions = predict_set(
+            base, data, aliases=config.aliases, batch_size=config.batch_size, progress=config.progress
+        )
+        shared = sorted(set(predictions.rows) & set(base_predictions.rows))
+        position = {row: i for i, row in enumerate(predictions.rows)}
+        base_position = {row: i for i, row in enumerate(base_predictions.rows)}
+        report = replace(
+            report,
+            comparison=compare_tables(
+                restrict(table, [position[r] for r in shared]),
+                restrict(base_predictions.table, [base_position[r] for r in shared]),
+                config.baseline.name,
+            ),
+        )
+    if config.report_dir is not None:
+        folder = config.report_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        name = config.model.stem
+        made = {
+            "confusion": plot_confusion(
+                table, folder / "confusion.png", max_classes=config.confusion_classes, title=f"{name}: most confused"
+            ),
+            "per_class_f1": plot_per_class_f1(report.metrics.classes, folder / "per_class_f1.png", title=f"{name}: F1"),
+            "reliability": plot_reliability(
+                report.metrics.reliability,
+                folder / "reliability.png",
+                title=f"{name}: reliability (ECE {report.metrics.reliability.ece:.3f})",
+            ),
+        }
+        report = replace(report, plots={k: str(v) for k, v in made.items() if v is not None})
+        report = replace(report, seconds=round(time.perf_counter() - started, 2))
+        write_report(report, folder)
+    else:
+        report = replace(report, seconds=round(time.perf_counter() - started, 2))
+    return report
