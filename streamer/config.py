@@ -84,17 +84,29 @@ class ServiceSettings(BaseSettings):
         return env_settings, init_settings
 
 
+class _FlagsFirst(ServiceSettings):
+    """The same settings with init values (command-line flags) ranked above the environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],  # noqa: ARG003
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings
+
+
 def _describe(error: ErrorDetails) -> str:
+    # pydantic's messages never echo secrets here: SecretStr fields fail on type, and inputs are not included.
     where = ".".join(str(part) for part in error["loc"]) or "config"
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key"
     if error["type"] == "missing":
         return f"{where}: required key is missing"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] in ("value_error", "assertion_error"):
-        return f"{where}: {message}"
-    # Show what was given, except for secrets (their errors are about type, and SecretStr hides them anyway).
-    return f"{where}: {message}"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
@@ -150,13 +162,13 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     source = str(path) if path is not None else "settings"
     # Relative model and watchlist paths in a config file are relative to the file, not to where it is run from.
     data = _resolve_paths(read_yaml(path), path.parent) if path is not None else {}
+    flags = _resolve_paths(overrides or {}, Path.cwd())
     try:
-        settings = ServiceSettings(**data)  # the environment ranks above the file here
-        if not overrides:
+        settings = ServiceSettings(**_merge(data, flags))  # the environment ranks above file and flags here
+        if not flags:
             return settings
-        # model_validate skips the settings sources, so the flags rank above the environment.
-        merged = _merge(settings.model_dump(), _resolve_paths(overrides, Path.cwd()))
-        return ServiceSettings.model_validate(merged)
+        # Applied again on the environment-resolved values, where init values rank first: flags beat the environment.
+        return _FlagsFirst(**_merge(settings.model_dump(), flags))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
 

@@ -111,6 +111,7 @@ class Service:
         self.http: MetricsServer | None = None
         self._ready = False
         self._stopped = threading.Event()
+        self.started_at: float | None = None  # monotonic time the cameras started (benchmarks time from here)
 
     # --- start ---------------------------------------------------------------------------------------------------
 
@@ -152,13 +153,14 @@ class Service:
         self.pipeline = Pipeline(
             self.frames, detector, recognizer, self.metrics, s.pipeline, max_wait_s=s.detector.max_wait_ms / 1000
         )
-        self.pipeline.start()
-
+        # Buffers exist before the pipeline starts: an empty group reads as "all sources ended".
         camera_metrics = _CameraMetrics(self.metrics)
         for camera in s.cameras:
             self.metrics.declare_camera(camera.id)
             buffer = self.frames.add_buffer(camera.id, camera.buffer_size, camera.effective_full_policy)
             self.readers.append(CameraReader(camera, buffer, camera_metrics))
+        self.pipeline.start()
+        self.started_at = time.monotonic()
         for reader in self.readers:
             reader.start()
         self.watchdog = CameraWatchdog(self.readers)

@@ -1,0 +1,219 @@
+"""`vehiclewatch bench`: the whole pipeline on a video file against the detector alone on the same frames.
+
+Both run in one process, one after the other and then the detector alone once more, so the ratio
+end-to-end / detector-alone compares like with like on a shared, noisy machine. The ratio is the pipeline's own
+cost (decoding, queues, batching, classification when enabled, matching, publishing to a real Redis).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from detectors.yolo import YoloDetector
+from streamer.config import load_settings
+from streamer.metrics import STAGES
+from streamer.service import Service
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    video: Path
+    frames: int
+    overrides: dict[str, Any]
+    watchlist: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageTime:
+    calls: int
+    ms_per_call: float
+    ms_per_frame: float
+
+
+@dataclass(frozen=True, slots=True)
+class BenchReport:
+    """The figures of one benchmark run."""
+
+    video: str
+    detector: str
+    classifiers: list[str]
+    max_batch: int
+    frames_detector_alone: int
+    frames_end_to_end: int
+    decode_fps: float
+    detector_alone_fps: list[float]
+    end_to_end_fps: float
+    stages: dict[str, StageTime] = field(default_factory=dict)
+    vehicles: int = 0
+    crops_classified: int = 0
+    alerts: int = 0
+
+    @property
+    def detector_fps(self) -> float:
+        return float(np.mean(self.detector_alone_fps))
+
+    @property
+    def ratio(self) -> float:
+        return self.end_to_end_fps / self.detector_fps if self.detector_fps else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["detector_alone_fps_mean"] = self.detector_fps
+        out["ratio"] = self.ratio
+        return out
+
+    def render(self) -> str:
+        lines = [
+            f"video            {self.video}",
+            f"detector         {self.detector} (batch {self.max_batch})",
+            f"classifiers      {', '.join(self.classifiers) or 'none'}",
+            f"decode alone     {self.decode_fps:8.1f} frames/s",
+            "detector alone   "
+            + f"{self.detector_fps:8.1f} frames/s  (runs: {', '.join(f'{v:.1f}' for v in self.detector_alone_fps)};"
+            + f" {self.frames_detector_alone} frames)",
+            f"end-to-end       {self.end_to_end_fps:8.1f} frames/s  ({self.frames_end_to_end} frames)",
+            f"ratio            {self.ratio:8.3f}  (end-to-end / detector alone)",
+            f"vehicles {self.vehicles}, crops classified {self.crops_classified}, alerts {self.alerts}",
+            "stage            calls   ms/call  ms/frame",
+        ]
+        for name, t in self.stages.items():
+            lines.append(f"  {name:<12} {t.calls:7d} {t.ms_per_call:9.2f} {t.ms_per_frame:9.2f}")
+        return "\n".join(lines)
+
+    def plot(self, path: Path) -> None:
+        """A PNG: throughput side by side, and where an end-to-end frame's time goes."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+        names = ["decode alone", "detector alone", "end-to-end"]
+        values = [self.decode_fps, self.detector_fps, self.end_to_end_fps]
+        bars = left.bar(names, values, color=["#999999", "#4c72b0", "#dd8452"])
+        left.bar_label(bars, fmt="%.1f")
+        left.set_ylabel("frames/s")
+        left.set_title(f"ratio end-to-end / detector = {self.ratio:.3f}")
+        stage_names = list(self.stages)
+        right.barh(stage_names, [self.stages[s].ms_per_frame for s in stage_names], color="#55a868")
+        right.set_xlabel("ms per frame (summed over calls)")
+        right.set_title("pipeline stages")
+        fig.suptitle(f"{Path(self.video).name}: {self.detector}, classifiers: {', '.join(self.classifiers) or 'none'}")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+
+def decode_frames(video: Path, limit: int) -> tuple[list[NDArray[np.uint8]], float]:
+    """The first ``limit`` frames of ``video`` and the decode rate in frames/s."""
+    capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
+    if not capture.isOpened():
+        raise ValueError(f"cannot open video {video}")
+    frames: list[NDArray[np.uint8]] = []
+    started = time.perf_counter()
+    try:
+        while len(frames) < limit:
+            ok, image = capture.read()
+            if not ok:
+                break
+            frames.append(np.asarray(image, np.uint8))
+    finally:
+        capture.release()
+    elapsed = time.perf_counter() - started
+    if not frames:
+        raise ValueError(f"no frame could be decoded from {video}")
+    return frames, len(frames) / elapsed
+
+
+def time_detector(detector: YoloDetector, frames: Sequence[NDArray[np.uint8]], batch: int) -> float:
+    """Frames/s of preprocessing, inference and decoding alone, in batches as the pipeline would send them."""
+    started = time.perf_counter()
+    for start in range(0, len(frames), batch):
+        detector.detect(frames[start : start + batch])
+    return len(frames) / (time.perf_counter() - started)
+
+
+def _histogram_totals(service: Service, name: str) -> dict[str, tuple[float, float]]:
+    totals: dict[str, list[float]] = {}
+    for metric in service.registry.collect():
+        if metric.name != name:
+            continue
+        for sample in metric.samples:
+            stage = sample.labels.get("stage", "")
+            if sample.name.endswith("_sum"):
+                totals.setdefault(stage, [0.0, 0.0])[0] = sample.value
+            elif sample.name.endswith("_count"):
+                totals.setdefault(stage, [0.0, 0.0])[1] = sample.value
+    return {stage: (v[0], v[1]) for stage, v in totals.items()}
+
+
+def _counter_total(service: Service, name: str) -> int:
+    value = service.registry.get_sample_value(name)
+    if value is not None:
+        return int(value)
+    total = 0.0
+    for metric in service.registry.collect():
+        for sample in metric.samples:
+            if sample.name == name:
+                total += sample.value
+    return int(total)
+
+
+def run_end_to_end(options: BenchOptions) -> tuple[Service, float, int]:
+    overrides: dict[str, Any] = {
+        **options.overrides,
+        "cameras": [{"id": "bench", "source": str(options.video), "pace": False}],
+        "redis": {"url": None, "embedded_port": 0},
+        "metrics": {"enabled": False},
+    }
+    if options.watchlist is not None:
+        overrides["watchlist"] = {"path": str(options.watchlist)}
+    service = Service(load_settings(None, overrides))
+    service.start()
+    if service.pipeline is None or service.started_at is None:
+        raise RuntimeError("pipeline did not start")
+    service.pipeline.wait()
+    elapsed = time.monotonic() - service.started_at
+    frames = service.pipeline.frames_detected
+    service.stop()
+    return service, frames / elapsed, frames
+
+
+def run_benchmark(options: BenchOptions) -> BenchReport:
+    settings = load_settings(None, {**options.overrides, "cameras": [{"id": "bench", "source": str(options.video)}]})
+    frames, decode_fps = decode_frames(options.video, options.frames)
+    detector = YoloDetector.from_settings(settings.detector)
+    batch = detector.max_batch
+    first = time_detector(detector, frames, batch)
+    service, e2e_fps, e2e_frames = run_end_to_end(options)
+    second = time_detector(detector, frames, batch)
+
+    stages: dict[str, StageTime] = {}
+    totals = _histogram_totals(service, "vehiclewatch_stage_seconds")
+    for stage in STAGES:
+        seconds, calls = totals.get(stage, (0.0, 0.0))
+        if calls:
+            stages[stage] = StageTime(int(calls), seconds / calls * 1e3, seconds / max(e2e_frames, 1) * 1e3)
+    return BenchReport(
+        video=str(options.video),
+        detector=settings.detector.model.name,
+        classifiers=[m.model.name for m in settings.classifiers.models],
+        max_batch=batch,
+        frames_detector_alone=len(frames),
+        frames_end_to_end=e2e_frames,
+        decode_fps=decode_fps,
+        detector_alone_fps=[first, second],
+        end_to_end_fps=e2e_fps,
+        stages=stages,
+        vehicles=_counter_total(service, "vehiclewatch_vehicles_detected_total"),
+        crops_classified=_counter_total(service, "vehiclewatch_crops_classified_total"),
+        alerts=_counter_total(service, "vehiclewatch_alerts_total"),
+    )
