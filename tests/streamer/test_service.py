@@ -67,7 +67,8 @@ def test_service_processes_every_frame_and_alerts_once_per_entry(
     assert 0 < redis_client.ttl(alert.snapshot_key) <= 3600
     crop = cv2.imdecode(np.frombuffer(snapshot, np.uint8), cv2.IMREAD_COLOR)
     assert crop.shape[:2] == (48, 48)
-    assert crop[..., 2].mean() > 200 and crop[..., 0].mean() < 60  # red in BGR
+    assert crop[..., 2].mean() > 200
+    assert crop[..., 0].mean() < 60
 
 
 def http_get(url: str) -> tuple[int, str]:
