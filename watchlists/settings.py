@@ -104,6 +104,15 @@ class RedisSettings(BaseModel):
     )
     socket_timeout_s: float = Field(default=5.0, gt=0.0, description="Seconds a Redis command may take.")
     connect_timeout_s: float = Field(default=5.0, gt=0.0, description="Seconds connecting to Redis may take.")
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description=(
+            "Times the client retries one command after a connection error (short jittered backoff) before failing "
+            "it; the alert publisher and consumer retry on top of that, without limit."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_password(self) -> RedisSettings:
