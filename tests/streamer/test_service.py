@@ -52,20 +52,24 @@ def test_service_processes_every_frame_and_alerts_once_per_entry(
     assert sample(service, "vehiclewatch_alerts_total", entry="blue-car") == 0
 
     messages = redis_client.xrange("vehiclewatch:alerts")
+    assert messages is not None
     assert len(messages) == 1
     (_, fields) = messages[0]
+    assert fields is not None
     alert = Alert.from_json(fields[STREAM_FIELD_ALERT.encode()])
     assert alert == published[0]
     assert (alert.camera_id, alert.entry.id, alert.detector_class) == ("cam1", "red-car", "car")
     assert alert.classifications["color"][0].label == "red"
     assert alert.score > 0.9
     assert (alert.box.x1, alert.box.y1, alert.box.x2, alert.box.y2) == pytest.approx((8, 8, 56, 56), abs=1)
+    assert alert.published_at is not None
     assert alert.published_at >= alert.captured_at
     assert alert.snapshot_key is not None
     snapshot = redis_client.get(alert.snapshot_key)
     assert isinstance(snapshot, bytes)
     assert 0 < redis_client.ttl(alert.snapshot_key) <= 3600
     crop = cv2.imdecode(np.frombuffer(snapshot, np.uint8), cv2.IMREAD_COLOR)
+    assert crop is not None
     assert crop.shape[:2] == (48, 48)
     assert crop[..., 2].mean() > 200
     assert crop[..., 0].mean() < 60
