@@ -33,7 +33,9 @@ def _one_line_errors() -> Iterator[None]:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise click.ClickException(f"{where + ': ' if where else ''}{err['msg']}") from exc
+        # pydantic prefixes messages of validators that raise ValueError with "Value error, ".
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise click.ClickException(f"{where + ': ' if where else ''}{message}") from exc
     except (TrainingError, ModelLoadError) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc
 

@@ -154,7 +154,7 @@ def default_candidates(kinds: Sequence[str], seed: int) -> list[HeadCandidate]:
                     MLPClassifier(
                         hidden_layer_sizes=(512,),
                         alpha=1e-3,
-                        batch_size=256,
+                        batch_size="auto",
                         learning_rate_init=1e-3,
                         max_iter=60,
                         early_stopping=False,

@@ -39,7 +39,7 @@ from classifiers.training.dataset import (
     write_labels_csv,
 )
 from classifiers.training.embed import embed_views, hash_files, read_image
-from classifiers.training.errors import TrainingError
+from classifiers.training.errors import DatasetError, TrainingError
 from classifiers.training.export import PROBS_OUTPUT, build_classifier_graph
 from classifiers.training.heads import (
     HEAD_KINDS,
@@ -329,6 +329,8 @@ def train(config: TrainConfig) -> TrainResult:
     plan = _plan_incremental(config) if config.base is not None else _plan_new(config)
     backbone = Backbone(plan.backbone, providers=config.providers, threads=config.threads)
     labels = plan.train.labels
+    if len(labels) < 2:
+        raise DatasetError(f"{plan.train.source} has only one label ({labels[0]!r}); a classifier needs at least 2")
     index = {label: i for i, label in enumerate(labels)}
     y = np.asarray([index[item.label] for item in plan.train.items], np.int64)
     fit_idx, val_idx = stratified_split([item.label for item in plan.train.items], config.val_fraction, plan.seed + 1)
