@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import click
 import cv2
@@ -99,7 +100,31 @@ _classifier_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Attaches commands with heavy imports (scikit-learn, matplotlib) only when they are run, so `run` and
+    `alerts tail` start fast and work without the `tools` extra."""
+
+    lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
+        "train": ("classifiers.cli_train_eval", "train_command"),
+        "eval": ("classifiers.cli_train_eval", "eval_command"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy_commands:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = self.lazy_commands[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            fail(f"'{cmd_name}' needs the tools extra: pip install 'vehiclewatch[tools]' ({exc.name} is missing)")
+        command: click.Command = getattr(module, attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vehiclewatch")
 def main() -> None:
     """vehiclewatch: real-time vehicle recognition from camera streams, with watchlist alerts on Redis."""
@@ -315,7 +340,7 @@ def alerts() -> None:
 def tail(config_path: Path | None, redis_url: str | None, group: str, from_start: bool, as_json: bool) -> None:
     """Print alerts as they arrive (a consumer group: each alert acknowledged after printing)."""
     from watchlists.alerts import Alert
-    from watchlists.consumer import tail as follow
+    from watchlists.consumer import AlertConsumer
     from watchlists.redis_connection import connect
     from watchlists.settings import AlertSettings, RedisSettings
 
@@ -329,7 +354,6 @@ def tail(config_path: Path | None, redis_url: str | None, group: str, from_start
         if redis_url is not None:
             redis_settings = redis_settings.model_copy(update={"url": redis_url})
         connection = connect(redis_settings, start_embedded=False)
-    click.echo(f"following {alert_settings.stream} on {connection.display_url} (Ctrl-C to stop)", err=True)
     stop = threading.Event()
     _on_signals(stop.set)
 
@@ -337,14 +361,10 @@ def tail(config_path: Path | None, redis_url: str | None, group: str, from_start
         click.echo(alert.to_json() if as_json else alert_line(alert))
 
     try:
-        follow(
-            connection.client,
-            show,
-            stop,
-            stream=alert_settings.stream,
-            group=group,
-            start_id="0" if from_start else "$",
-        )
+        consumer = AlertConsumer(connection.client, alert_settings.stream, group, start_id="0" if from_start else "$")
+        consumer.ensure_group()
+        click.echo(f"following {alert_settings.stream} on {connection.display_url} (Ctrl-C to stop)", err=True)
+        consumer.run(show, stop)
     finally:
         connection.close()
 
@@ -409,16 +429,3 @@ def bench(
         click.echo(f"plot: {plot}")
     if json_out is not None:
         json_out.write_text(json.dumps(report.as_dict(), indent=2))
-
-
-def _attach_optional_commands() -> None:
-    """Commands from modules that bring heavier dependencies (training, evaluation) are attached if importable."""
-    try:
-        from classifiers.cli_train_eval import eval_command, train_command
-    except ImportError:
-        return
-    main.add_command(train_command, "train")
-    main.add_command(eval_command, "eval")
-
-
-_attach_optional_commands()
