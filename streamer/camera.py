@@ -426,6 +426,9 @@ class CameraReader:
                 message = redact_text(str(error))
                 self._finish(generation, f"failed: {message}", error=message)
                 return
+            if not self._is_current(generation):  # abandoned during a slow open: do not read from it
+                source.release()
+                return
             try:
                 self._stream(generation, source)
                 return  # the thread is stale: stopped or abandoned by the watchdog
@@ -477,9 +480,8 @@ class CameraReader:
             result = self.buffer.put(frame, timeout=_PUT_POLL_S)
             if result.cause is not DropCause.BLOCK_TIMEOUT:
                 break
-            with self._lock:
-                if self._generation != generation:
-                    return False
+            if not self._is_current(generation):
+                return False
         with self._lock:
             if result.accepted:
                 self._frames_sent += 1
@@ -542,6 +544,10 @@ class CameraReader:
             self._generation += 1
             self._set_state(CameraState.STOPPED, reason)
         self.buffer.close()
+
+    def _is_current(self, generation: int) -> bool:
+        with self._lock:
+            return self._generation == generation
 
     def _set_state_if_current(self, generation: int, state: CameraState, reason: str) -> bool:
         with self._lock:

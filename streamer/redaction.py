@@ -96,7 +96,11 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrites ``record`` in place; never drops it."""
-        record.msg = redact_text(record.getMessage())
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # arguments that do not fit the format: keep both, redacted
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact_text(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             # Formatters reuse exc_text when it is set, so the traceback is redacted once, here.

@@ -16,6 +16,7 @@ import functools
 import importlib
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -126,11 +127,21 @@ class RtspServer:
         self.kill()
         raise RuntimeError(f"RTSP server not ready within {timeout} s")
 
+    def pause(self) -> None:
+        """Freezes the server (SIGSTOP): connections stay open but no data flows, like a hung camera."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Unfreezes a paused server (SIGCONT)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """Kills the server at once (as a crash or a power cut would) and waits for it to exit."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            process.kill()
+            process.kill()  # SIGKILL also ends a paused process
         if process is not None:
             process.wait(timeout=10)
             if process.stdout is not None:

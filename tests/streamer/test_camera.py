@@ -361,17 +361,22 @@ class ScriptedSource:
 
 
 class ScriptedFactory:
-    """Gives each connection the next script."""
+    """Gives each connection the next script; a script starting with 'hang' blocks in the open until released."""
 
     def __init__(self, *scripts: list[str]) -> None:
         self.unblock = threading.Event()
-        self.sources = [ScriptedSource(script, self.unblock) for script in scripts]
+        self._hangs = [bool(script) and script[0] == "hang" for script in scripts]
+        self.sources = [
+            ScriptedSource(script[hang:], self.unblock) for script, hang in zip(scripts, self._hangs, strict=True)
+        ]
         self.opened = 0
 
     def __call__(self, settings: CameraSettings) -> ScriptedSource:
-        source = self.sources[self.opened]
+        number = self.opened
         self.opened += 1
-        return source
+        if self._hangs[number]:
+            self.unblock.wait(10.0)
+        return self.sources[number]
 
 
 def test_watchdog_restarts_a_stalled_camera(readers: list[CameraReader]) -> None:
@@ -409,6 +414,38 @@ def test_watchdog_restarts_a_stalled_camera(readers: list[CameraReader]) -> None
     assert stale.reads_started == 4  # it read nothing more after being abandoned
     frames = group.collect(max_batch=100, max_wait_s=0.0)
     assert all(f.position_s != pytest.approx(0.16) for f in frames)  # its late frame was not delivered
+
+
+def test_watchdog_abandons_a_hung_open(readers: list[CameraReader]) -> None:
+    factory = ScriptedFactory(["hang"], [])
+    group = FrameBufferGroup()
+    observer = RecordingObserver()
+    reader = start_reader(
+        readers,
+        group,
+        observer,
+        id="hang",
+        source="rtsp://cam/s",
+        open_timeout_s=0.2,
+        stall_timeout_s=0.2,  # an open may take open_timeout_s + stall_timeout_s
+        backoff_initial_s=0.01,
+        source_factory=factory,
+    )
+    watchdog = CameraWatchdog([reader], interval_s=0.05)
+    started = time.monotonic()
+    watchdog.start()
+    try:
+        wait_until(lambda: reader.state is S.STREAMING, what="streaming from the second connection")
+    finally:
+        watchdog.stop()
+    assert 0.4 <= time.monotonic() - started < 2.0
+    assert observer.of("reconnect") == ["stalled"]
+    assert observer.of("state")[:2] == [S.CONNECTING, S.RECONNECTING]
+    factory.unblock.set()  # the hung open finally returns, to a thread that is no longer current
+    hung = factory.sources[0]
+    wait_until(lambda: hung.released_by is not None, what="release of the late source")
+    assert hung.released_by == "camera-hang-1"
+    assert hung.reads_started == 0
 
 
 def test_backpressure_is_not_a_stall(readers: list[CameraReader]) -> None:

@@ -88,6 +88,13 @@ def test_filter_redacts_message_args_and_traceback() -> None:
     assert "ConnectionError" in formatted  # the traceback is kept, redacted
 
 
+def test_filter_survives_arguments_that_do_not_fit() -> None:
+    record = _record("camera %s failed", "gate", "rtsp://admin:hunter2@cam/s")
+    assert RedactingFilter().filter(record)
+    assert "hunter2" not in record.getMessage()
+    assert "rtsp://***:***@cam/s" in record.getMessage()
+
+
 def test_filter_on_caplog_handler(caplog: pytest.LogCaptureFixture) -> None:
     caplog.handler.addFilter(RedactingFilter())
     log = logging.getLogger("streamer.some.module")
