@@ -413,24 +413,12 @@ class CameraReader:
                 return
             if not self._set_state_if_current(generation, CameraState.CONNECTING, "connecting"):
                 return
+            source: FrameSource | None = None
             try:
                 with self._in_source(generation, self.settings.open_timeout_s + self.settings.stall_timeout_s):
                     source = self._factory(self.settings)
-            except SourceError as error:
-                next_delay = self._failed(generation, error)
-                if next_delay is None:
-                    return
-                delay_s = next_delay
-                continue
-            except SourceFatalError as error:
-                message = redact_text(str(error))
-                self._finish(generation, f"failed: {message}", error=message)
-                return
-            if not self._is_current(generation):  # abandoned during a slow open: do not read from it
-                source.release()
-                return
-            try:
-                self._stream(generation, source)
+                if self._is_current(generation):  # not abandoned during a slow open
+                    self._stream(generation, source)
                 return  # the thread is stale: stopped or abandoned by the watchdog
             except SourceEnded:
                 self._finish(generation, "ended")
@@ -445,7 +433,8 @@ class CameraReader:
                     return
                 delay_s = next_delay
             finally:
-                source.release()
+                if source is not None:
+                    source.release()  # by the thread that opened it: captures are not thread-safe
 
     def _stream(self, generation: int, source: FrameSource) -> None:
         decimator = FrameDecimator(self.settings.detect_fps)

@@ -126,7 +126,14 @@ class CameraSettings(BaseModel):
     )
     rtsp_transport: Literal["tcp", "udp"] = Field(default="tcp", description="RTSP only: RTP transport.")
     open_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to wait for a source to open.")
-    read_timeout_s: float = Field(default=5.0, gt=0, description="Seconds a single frame read may block.")
+    read_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Seconds a single frame read may block. FFmpeg's RTSP reader retries a timed-out read, so a hung RTSP "
+            "camera fails a read after about 3x this; the stall watchdog usually notices first."
+        ),
+    )
     stall_timeout_s: float = Field(
         default=10.0,
         gt=0,
