@@ -73,6 +73,7 @@ class RtspServer:
         password: basic-auth password.
         video: an MP4 (H.264) file to serve instead of the test pattern.
         fps: test pattern frame rate.
+        tcp_only: refuse RTP over UDP (461 Unsupported transport), so a client that streams must be using TCP.
     """
 
     def __init__(
@@ -82,12 +83,14 @@ class RtspServer:
         password: str = "rtsp-test-password",
         video: Path | None = None,
         fps: int = 15,
+        tcp_only: bool = False,
     ) -> None:
         self.port = port if port is not None else free_port()
         self.user = user
         self.password = password
         self.video = video
         self.fps = fps
+        self.tcp_only = tcp_only
         self.mount = "/stream"
         self._process: subprocess.Popen[str] | None = None
 
@@ -109,6 +112,8 @@ class RtspServer:
         command = [SYSTEM_PYTHON, __file__, "--port", str(self.port), "--user", self.user, "--fps", str(self.fps)]
         if self.video is not None:
             command += ["--video", str(self.video)]
+        if self.tcp_only:
+            command.append("--tcp-only")
         env = {**os.environ, _PASSWORD_ENV: self.password}
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
         self._process = process
@@ -174,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", default="admin")
     parser.add_argument("--fps", type=int, default=15)
     parser.add_argument("--video", default=None)
+    parser.add_argument("--tcp-only", action="store_true", help="refuse RTP over UDP")
     args = parser.parse_args(argv)
     password = os.environ.get(_PASSWORD_ENV, "")
 
@@ -193,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     factory = rtsp.RTSPMediaFactory()
     factory.set_launch(_launch_description(args.video, args.fps))
     factory.set_shared(True)
+    if args.tcp_only:
+        gst_rtsp = importlib.import_module("gi.repository.GstRtsp")
+        factory.set_protocols(gst_rtsp.RTSPLowerTrans.TCP)
 
     auth = rtsp.RTSPAuth()
     token = rtsp.RTSPToken()

@@ -13,6 +13,7 @@ from streamer.buffers import FrameBufferGroup
 from streamer.camera import CameraObserver, CameraReader, CameraState, CameraWatchdog
 from streamer.camera_settings import CameraSettings
 from streamer.frames import Frame
+from streamer.sources import SourceError, open_source
 from tests.rtsp_server import RtspServer, unavailable_reason
 from tests.streamer.test_camera import RecordingObserver
 
@@ -31,7 +32,7 @@ def rtsp_available() -> None:
 
 @pytest.fixture(scope="module")
 def server(rtsp_available: None) -> Iterator[RtspServer]:
-    with RtspServer(password=PASSWORD) as running:
+    with RtspServer(password=PASSWORD, tcp_only=True) as running:
         yield running
 
 
@@ -76,6 +77,10 @@ def test_frames_over_rtsp_tcp_with_credentials(
         frames = _collect(group, count=10, timeout=10.0)
         assert len(frames) >= 10
         assert reader.state is CameraState.STREAMING
+        # the server refuses UDP, so streaming proves TCP; the same URL over UDP is refused
+        udp = CameraSettings(id="udp-cam", source=server.url, rtsp_transport="udp", open_timeout_s=5.0)
+        with pytest.raises(SourceError, match="cannot open"):
+            open_source(udp)
     finally:
         assert reader.stop(timeout=5.0)
     assert {f.image.shape for f in frames} == {(240, 320, 3)}
