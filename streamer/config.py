@@ -50,6 +50,7 @@ class ServiceSettings(BaseSettings):
         extra="forbid",
         frozen=True,
         nested_model_default_partial_update=True,
+        hide_input_in_errors=True,  # inputs may hold RTSP or Redis passwords
     )
 
     cameras: tuple[CameraSettings, ...] = Field(min_length=1, description="The cameras (video sources) to watch.")

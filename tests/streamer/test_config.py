@@ -114,3 +114,16 @@ def test_missing_placeholder_variable_is_named(tmp_path: Path) -> None:
     path.write_text("cameras:\n  - id: gate\n    source: rtsp://u:${NOT_SET_ANYWHERE}@h/x\ndetector: {model: m.onnx}\n")
     with pytest.raises(ConfigError, match=r"cameras\.0\.source: environment variable NOT_SET_ANYWHERE is not set"):
         load_settings(path)
+
+
+def test_errors_never_show_secret_inputs(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "cameras:\n  - id: c\n    source: rtsp://u:TOPSECRET@h/s\n    loop: true\n"
+        "  - rtsp://u:TOPSECRET2@h/s\n"
+        "detector: {model: m.onnx}\nredis: {password: 12, url: 'redis://:TOPSECRET3@h:1/0', prot: 1}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert "TOPSECRET" not in str(error.value)
+    assert "TOPSECRET" not in repr(error.value.__cause__)
