@@ -385,6 +385,31 @@ def _sections(path: Path) -> dict[str, Any]:
     return read_yaml(path)
 
 
+# --- config ------------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def config() -> None:
+    """Check a configuration file, or print the reference of every key."""
+
+
+@config.command("check")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def config_check(path: Path) -> None:
+    """Validate PATH (with the environment applied) and print the result with secrets hidden."""
+    with clear_errors():
+        settings = load_settings(path)
+    click.echo(json.dumps(settings.model_dump(mode="json"), indent=2))
+
+
+@config.command("reference")
+def config_reference() -> None:
+    """Print every configuration key with its default and meaning (Markdown)."""
+    from streamer.config_reference import markdown
+
+    click.echo(markdown())
+
+
 # --- bench -------------------------------------------------------------------------------------------------------
 
 
