@@ -12,7 +12,7 @@ Example of the JSON (one line on the wire)::
      "classifications": {"make": [{"label": "Honda", "prob": 0.82}, ...], "color": [...]},
      "entry": {"id": "stolen-civic", "description": "Silver Honda Civic"}, "score": 0.71,
      "field_scores": {"make": 0.82, "color": 0.87}, "snapshot_key": "vehiclewatch:snapshot:0190f5d2-...",
-     "track_id": null}
+     "track_id": null, "views_fused": null}
 """
 
 from __future__ import annotations
@@ -117,6 +117,9 @@ class Alert(BaseModel):
     field_scores: dict[str, float] = Field(default_factory=dict, description="Field → its own probability mass.")
     snapshot_key: str | None = Field(default=None, description="Redis key of the JPEG crop (expires), or null.")
     track_id: int | None = Field(default=None, description="Tracker id of the vehicle, when tracking is on.")
+    views_fused: int | None = Field(
+        default=None, ge=1, description="Classifications fused into the labels (tracking on), or null (one crop)."
+    )
 
     @field_validator("captured_at", "published_at")
     @classmethod
@@ -150,6 +153,7 @@ def build_alert(
     classification: Classification,
     top_k: int = DEFAULT_TOP_K,
     track_id: int | None = None,
+    views_fused: int | None = None,
 ) -> Alert:
     """An alert for a match on one detected vehicle.
 
@@ -164,6 +168,7 @@ def build_alert(
         classification: the crop's classification; each head's ``top_k`` labels go into the alert.
         top_k: labels kept per head.
         track_id: tracker id, if a tracker runs.
+        views_fused: how many classifications of the track were fused into ``classification`` (tracking on).
     """
     if len(box) != 4:
         raise ValueError(f"box must be x1, y1, x2, y2, got {len(box)} numbers")
@@ -183,4 +188,5 @@ def build_alert(
         score=min(max(match.score, 0.0), 1.0),
         field_scores=match.field_scores,
         track_id=track_id,
+        views_fused=views_fused,
     )
