@@ -22,6 +22,7 @@ from streamer.camera_settings import CameraSettings
 from streamer.pipeline import PipelineSettings
 from streamer.redaction import install_redacting_filter
 from streamer.substitution import SubstitutionError, substitute
+from streamer.tracking_settings import TrackingSettings
 from watchlists.settings import AlertSettings, RedisSettings, WatchlistSettings
 
 ENV_PREFIX = "VEHICLEWATCH_"
@@ -61,6 +62,9 @@ class ServiceSettings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings, description="Redis server (embedded when no url).")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Prometheus endpoint.")
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings, description="Stage hand-over.")
+    tracking: TrackingSettings = Field(
+        default_factory=TrackingSettings, description="Vehicle tracking and classification per track."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ STAGES = ("decode", "preprocess", "detect", "classify", "match", "publish")
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
 _E2E_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+_PER_TRACK_BUCKETS = (0, 1, 2, 3, 5, 8, 13, 21)
 
 
 class Metrics:
@@ -102,6 +103,44 @@ class Metrics:
             "vehiclewatch_stage_errors_total", "Batches a stage failed on (the pipeline goes on)", ["stage"], registry=r
         )
         self.queue_depth = Gauge("vehiclewatch_queue_depth", "Items waiting in a queue", ["queue"], registry=r)
+        # Tracking: the saving is rate(crops_classified_total) / rate(crops_detected_total).
+        self.crops_detected = Counter(
+            "vehiclewatch_crops_detected_total",
+            "Vehicle boxes that reached the recognize stage (each could have been classified)",
+            ["camera"],
+            registry=r,
+        )
+        self.active_tracks = Gauge(
+            "vehiclewatch_active_tracks",
+            "Tracks the recognizer remembers (seen or briefly lost)",
+            ["camera"],
+            registry=r,
+        )
+        self.tracks_ended = Counter("vehiclewatch_tracks_ended_total", "Tracks ended", ["camera"], registry=r)
+        self.schedule_decisions = Counter(
+            "vehiclewatch_track_schedule_total",
+            "Per tracked box and frame, what the classification scheduler decided",
+            ["decision"],
+            registry=r,
+        )
+        self.track_label_changes = Histogram(
+            "vehiclewatch_track_label_changes",
+            "Per ended track, how often a head's fused top-1 label changed",
+            buckets=_PER_TRACK_BUCKETS,
+            registry=r,
+        )
+        self.track_views = Histogram(
+            "vehiclewatch_track_views", "Per ended track, classifications fused", buckets=_PER_TRACK_BUCKETS, registry=r
+        )
+        self.track_alerts = Histogram(
+            "vehiclewatch_track_alerts", "Per ended track, alerts raised", buckets=_PER_TRACK_BUCKETS, registry=r
+        )
+        self.track_events = Counter(
+            "vehiclewatch_track_events_total",
+            "Track summary events, by outcome (queued, dropped)",
+            ["result"],
+            registry=r,
+        )
 
     def declare_camera(self, camera: str) -> None:
         """Creates a camera's series at zero, so dashboards see it before its first frame."""
@@ -109,6 +148,8 @@ class Metrics:
         self.frames_skipped.labels(camera)
         self.frames_detected.labels(camera)
         self.reconnects.labels(camera)
+        self.crops_detected.labels(camera)
+        self.active_tracks.labels(camera).set(0)
         self.stream_up.labels(camera).set(0)
         self.set_camera_state(camera, "connecting")
 

@@ -5,6 +5,9 @@ last one (on a GPU, or on a CPU with cores to spare):
 
     FrameBufferGroup --collect--> [detect thread] --DetectedBatch--> [recognize thread] --Alert--> AlertPublisher
 
+With tracking on (the default), the recognize stage is ``streamer.track_recognizer.TrackingRecognizer``: boxes
+are tracked and only scheduled views of each track are classified; `Recognizer` here classifies every box.
+
 A failure on one batch is logged and counted and the pipeline goes on; a stuck consumer never blocks shutdown
 (every blocking put and get has a timeout and checks the stop flag).
 """
@@ -73,6 +76,18 @@ class BoxClassifier(Protocol):
     def __len__(self) -> int: ...
 
     def classify_boxes(self, items: Sequence[tuple[NDArray[np.uint8], Detections]]) -> CropResults: ...
+
+
+class BatchRecognizer(Protocol):
+    """The recognize stage's logic: `Recognizer` (every crop) or ``streamer.track_recognizer.TrackingRecognizer``."""
+
+    def process(self, batch: DetectedBatch) -> list[Alert]:
+        """Recognizes one detector batch; returns the alerts submitted."""
+        ...
+
+    def finish(self) -> None:
+        """The sources are over: flush what is held per vehicle (ended tracks)."""
+        ...
 
 
 class AlertSink(Protocol):
@@ -155,6 +170,9 @@ class Recognizer:
             self.metrics.stage_seconds.labels("publish").observe(time.perf_counter() - started)
         return alerts
 
+    def finish(self) -> None:
+        """Nothing is held between batches."""
+
     def recognize(self, batch: DetectedBatch) -> list[RecognizedVehicle]:
         """Classifies every vehicle of the batch (one call per model) and matches each classification."""
         m = self.metrics
@@ -215,7 +233,7 @@ class Pipeline:
         self,
         frames: FrameBufferGroup,
         detector: StagedDetector,
-        recognizer: Recognizer,
+        recognizer: BatchRecognizer,
         metrics: Metrics,
         settings: PipelineSettings,
         max_wait_s: float,
@@ -298,6 +316,13 @@ class Pipeline:
                 if self._stop.is_set():
                     return False
 
+    def _finish(self) -> None:
+        try:
+            self.recognizer.finish()
+        except Exception:
+            self.metrics.stage_errors.labels("recognize").inc()
+            log.exception("recognizer failed to finish its tracks")
+
     def _recognize_loop(self) -> None:
         while True:
             try:
@@ -307,6 +332,7 @@ class Pipeline:
                     break
                 continue
             if batch is None:
+                self._finish()
                 self.done.set()
                 break
             self.metrics.queue_depth.labels("detected").set(self._detected.qsize())

@@ -1,8 +1,8 @@
 """The service: everything wired in one place, started in order, stopped in reverse, queues drained.
 
-Start order: check inputs (config, models, watchlist, sources) → metrics server → Redis → alert publisher →
-detector → classifiers → pipeline threads → cameras and their watchdog. `stop()` undoes it in reverse, so frames
-already read are detected, classified and their alerts published before Redis goes away.
+Start order: check inputs (config, models, watchlist, sources) → metrics server → Redis → alert publisher (and
+track event publisher) → detector → classifiers → pipeline threads → cameras and their watchdog. `stop()` undoes it
+in reverse, so frames already read are detected, classified and their alerts published before Redis goes away.
 """
 
 from __future__ import annotations
@@ -24,15 +24,17 @@ from streamer.camera_settings import SourceConfigError
 from streamer.config import ServiceSettings
 from streamer.http_server import Health, MetricsServer
 from streamer.metrics import Metrics
-from streamer.pipeline import Pipeline, Recognizer
+from streamer.pipeline import BatchRecognizer, Pipeline, Recognizer
 from streamer.redaction import redact_text
 from streamer.sources import SourceEnded, SourceError, SourceFatalError, open_source
+from streamer.track_recognizer import TrackingRecognizer
 from watchlists.alerts import Alert
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistError, load_watchlist
 from watchlists.matching import Matcher
 from watchlists.publisher import AlertPublisher
 from watchlists.redis_connection import RedisConnection, RedisConnectionError, connect
+from watchlists.track_events import TrackEventPublisher
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,7 @@ class Service:
         self.readers: list[CameraReader] = []
         self.redis: RedisConnection | None = None
         self.publisher: AlertPublisher | None = None
+        self.track_events: TrackEventPublisher | None = None
         self.pipeline: Pipeline | None = None
         self.watchdog: CameraWatchdog | None = None
         self.http: MetricsServer | None = None
@@ -147,9 +150,17 @@ class Service:
         self.publisher = AlertPublisher(self.redis.client, s.alerts, _PublishMetrics(self.metrics, self.on_alert))
         self.publisher.start()
 
-        recognizer = Recognizer(
-            bank, matcher, Cooldown(s.watchlist.cooldown_s), self.publisher, self.metrics, top_k=s.watchlist.top_k
-        )
+        cooldown = Cooldown(s.watchlist.cooldown_s)
+        recognizer: BatchRecognizer
+        if s.tracking.enabled:
+            if s.tracking.events.enabled:
+                self.track_events = TrackEventPublisher(self.redis.client, s.tracking.events).start()
+                log.info("track summaries go to stream %r", s.tracking.events.stream)
+            recognizer = TrackingRecognizer(
+                bank, matcher, cooldown, self.publisher, self.metrics, s.tracking, self.track_events, s.watchlist.top_k
+            )
+        else:
+            recognizer = Recognizer(bank, matcher, cooldown, self.publisher, self.metrics, top_k=s.watchlist.top_k)
         self.pipeline = Pipeline(
             self.frames, detector, recognizer, self.metrics, s.pipeline, max_wait_s=s.detector.max_wait_ms / 1000
         )
@@ -227,6 +238,8 @@ class Service:
             # Frames already read finish their way through; then the stage threads end.
             self.pipeline.wait(drain_timeout_s)
             self.pipeline.stop()
+        if self.track_events is not None:
+            self.track_events.close(timeout=drain_timeout_s)
         if self.publisher is not None:
             lost = self.publisher.close(timeout=drain_timeout_s)
             if lost:

@@ -40,7 +40,9 @@ def test_service_processes_every_frame_and_alerts_once_per_entry(
 ) -> None:
     scene = make_scene(tmp_path, frames=20, color="red")
     published: list[Alert] = []
-    service = Service(load_settings(None, scene.settings(redis_url)), on_alert=published.append)
+    # Every frame classified on its own (tracking off): the per-track path is tested in test_track_recognizer.py.
+    settings = scene.settings(redis_url, tracking={"enabled": False})
+    service = Service(load_settings(None, settings), on_alert=published.append)
     run_to_end(service)
 
     assert sample(service, "vehiclewatch_frames_read_total", camera="cam1") == 20

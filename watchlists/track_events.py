@@ -1,0 +1,274 @@
+"""Track summary events: one message per vehicle when its track ends, on a Redis Stream of its own.
+
+For consumers that want every vehicle, not only watchlist hits (counting, search, dashboards). Off by default
+(``tracking.events.enabled``). Each event says when and where the vehicle was seen, its fused labels and the key
+of its best snapshot (the highest-quality crop of the track, as JPEG, expiring).
+
+Delivery is best effort, unlike alerts: events queue up to ``max_pending`` while Redis is slow or away and are
+retried with backoff; beyond that new events are dropped (counted and logged) instead of slowing the pipeline.
+Per event, in one MULTI/EXEC: ``SET <prefix><event_id> <jpeg> EX ttl`` (when there is a snapshot) and
+``XADD <stream> MAXLEN ~ n * event_id … camera_id … track <json>``.
+
+Example of the JSON (one line on the wire)::
+
+    {"schema_version": 1, "event_id": "0190f5d2-…", "camera_id": "gate", "track_id": 17,
+     "first_seen": "2024-07-01T12:00:00.250000Z", "last_seen": "2024-07-01T12:00:04.100000Z",
+     "first_frame": 1200, "last_frame": 1315, "frames_seen": 110, "views_fused": 4, "detector_class": "car",
+     "labels": {"color": [{"label": "red", "prob": 0.97}, …], "make": […]}, "label_changes": 1,
+     "alerted_entries": ["stolen-civic"], "best_snapshot_key": "vehiclewatch:track-snapshot:0190f5d2-…"}
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import cv2
+import numpy as np
+import redis
+from numpy.typing import NDArray
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from classifiers.types import Classification
+from watchlists.alerts import LabelProb, new_alert_id, utc_datetime
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Literal[1] = 1
+DEFAULT_TRACK_STREAM = "vehiclewatch:tracks"
+DEFAULT_TRACK_SNAPSHOT_PREFIX = "vehiclewatch:track-snapshot:"
+STREAM_FIELD_TRACK = "track"
+"""Stream entry field holding the event JSON (``event_id`` and ``camera_id`` sit beside it)."""
+
+
+class TrackEventSettings(BaseModel):
+    """The track summary stream."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=False, description="Publish a summary event for every track when it ends.")
+    stream: str = Field(default=DEFAULT_TRACK_STREAM, min_length=1, description="Redis stream the events go to.")
+    stream_maxlen: int = Field(
+        default=100_000, ge=1, description="Approximate cap on the stream's length (XADD MAXLEN ~)."
+    )
+    snapshot: bool = Field(default=True, description="Store each track's best crop as a JPEG next to its event.")
+    snapshot_ttl_s: int = Field(default=3600, ge=1, description="Seconds a track snapshot is kept in Redis.")
+    snapshot_key_prefix: str = Field(
+        default=DEFAULT_TRACK_SNAPSHOT_PREFIX, description="Prefix of snapshot keys; the event id follows."
+    )
+    jpeg_quality: int = Field(default=85, ge=1, le=100, description="JPEG quality of the snapshots.")
+    min_frames: int = Field(
+        default=1, ge=1, description="Tracks seen in fewer frames than this publish no event (brief glimpses)."
+    )
+    top_k: int = Field(default=3, ge=1, le=20, description="Labels per classifier head kept in an event.")
+    max_pending: int = Field(
+        default=1000,
+        ge=1,
+        description="Events held in memory while Redis is slow or down; beyond it new events are dropped (counted).",
+    )
+    retry_initial_s: float = Field(default=0.1, gt=0.0, description="First wait before retrying a failed write.")
+    retry_max_s: float = Field(default=5.0, gt=0.0, description="Longest wait between retries (doubling, jittered).")
+
+
+class TrackSummary(BaseModel):
+    """One vehicle's track, as published when the track ends (schema version 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Message schema version.")
+    event_id: str = Field(default_factory=new_alert_id, description="Unique, time-sortable id (UUIDv7).")
+    camera_id: str = Field(description="Camera that saw the vehicle.")
+    track_id: int = Field(ge=0, description="Tracker id of the vehicle (unique per camera while the service runs).")
+    first_seen: AwareDatetime = Field(description="Capture time of the track's first frame (UTC).")
+    last_seen: AwareDatetime = Field(description="Capture time of the track's last frame (UTC).")
+    first_frame: int = Field(ge=0, description="Frame number of the first sighting in the camera's stream.")
+    last_frame: int = Field(ge=0, description="Frame number of the last sighting.")
+    frames_seen: int = Field(ge=1, description="Detected frames in which the track had a box.")
+    views_fused: int = Field(ge=0, description="Classifications fused into the labels (0: never classified).")
+    detector_class: str = Field(description="The detector class the track's boxes had most often.")
+    labels: dict[str, list[LabelProb]] = Field(
+        default_factory=dict, description="Classifier head → its top-k fused labels with probabilities."
+    )
+    label_changes: int = Field(ge=0, default=0, description="Times a head's fused top-1 label changed (flicker).")
+    alerted_entries: list[str] = Field(default_factory=list, description="Watchlist entries the track alerted on.")
+    best_snapshot_key: str | None = Field(
+        default=None, description="Redis key of the track's best crop (JPEG, expires), or null."
+    )
+
+    @field_validator("first_seen", "last_seen")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> TrackSummary:
+        """Parses and validates an event; raises pydantic's ``ValidationError`` (a ``ValueError``) when malformed."""
+        return cls.model_validate_json(data)
+
+
+def build_summary(
+    *,
+    camera_id: str,
+    track_id: int,
+    first_seen: float,
+    last_seen: float,
+    first_frame: int,
+    last_frame: int,
+    frames_seen: int,
+    views_fused: int,
+    detector_class: str,
+    classification: Classification | None,
+    label_changes: int = 0,
+    alerted_entries: list[str] | None = None,
+    top_k: int = 3,
+) -> TrackSummary:
+    """A track's summary; times are Unix seconds (``Frame.captured_at``)."""
+    labels = (
+        {
+            head: [LabelProb(label=s.label, prob=min(max(s.prob, 0.0), 1.0)) for s in scores]
+            for head, scores in classification.top(top_k).items()
+        }
+        if classification is not None
+        else {}
+    )
+    return TrackSummary(
+        camera_id=camera_id,
+        track_id=track_id,
+        first_seen=utc_datetime(first_seen),
+        last_seen=utc_datetime(last_seen),
+        first_frame=first_frame,
+        last_frame=last_frame,
+        frames_seen=frames_seen,
+        views_fused=views_fused,
+        detector_class=detector_class,
+        labels=labels,
+        label_changes=label_changes,
+        alerted_entries=sorted(alerted_entries or []),
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Pending:
+    event: TrackSummary
+    jpeg: bytes | None
+
+
+class TrackEventPublisher:
+    """Writes track summaries to their Redis stream from a thread of its own (best effort, bounded).
+
+    Example:
+        >>> publisher = TrackEventPublisher(client, TrackEventSettings(enabled=True)).start()  # doctest: +SKIP
+        >>> publisher.submit(summary, best_crop)  # doctest: +SKIP
+        >>> publisher.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, client: redis.Redis, settings: TrackEventSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self._queue: queue.Queue[_Pending] = queue.Queue(maxsize=settings.max_pending)
+        self._closing = threading.Event()
+        self._abandon = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.published = 0
+        self.dropped = 0
+        self.errors = 0
+
+    def start(self) -> TrackEventPublisher:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="track-events", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self, timeout: float = 5.0) -> int:
+        """Writes what is queued for up to ``timeout`` seconds, then stops; returns how many events were lost."""
+        self._closing.set()
+        if self._thread is None:
+            self.start()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                self._abandon.set()
+                thread.join()
+        lost = self._queue.qsize()
+        if lost:
+            logger.error("closing: %d track event(s) could not be written to Redis", lost)
+        return lost
+
+    def submit(self, event: TrackSummary, crop_bgr: NDArray[np.uint8] | None = None) -> bool:
+        """Queues an event (with its best crop); False when dropped because ``max_pending`` events are waiting."""
+        if self._closing.is_set():
+            return False
+        jpeg = self._encode(crop_bgr) if self.settings.snapshot else None
+        if jpeg is not None:
+            event = event.model_copy(update={"best_snapshot_key": self.settings.snapshot_key_prefix + event.event_id})
+        try:
+            self._queue.put_nowait(_Pending(event, jpeg))
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+            logger.warning("track event for %s/%d dropped: Redis is behind", event.camera_id, event.track_id)
+            return False
+        return True
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def _encode(self, crop_bgr: NDArray[np.uint8] | None) -> bytes | None:
+        if crop_bgr is None or crop_bgr.size == 0:
+            return None
+        ok, buffer = cv2.imencode(".jpg", crop_bgr, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
+        return bytes(buffer) if ok else None
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._closing.is_set():
+                    return
+                continue
+            if not self._write_with_retry(item):
+                self._queue.put_nowait(item)  # counted as lost by close()
+                return
+
+    def _write_with_retry(self, item: _Pending) -> bool:
+        delay = self.settings.retry_initial_s
+        while not self._abandon.is_set():
+            try:
+                self._write(item)
+            except redis.RedisError as exc:
+                with self._lock:
+                    self.errors += 1
+                logger.warning("writing a track event failed (retry in %.2f s): %s: %s", delay, type(exc).__name__, exc)
+                if self._abandon.wait(delay * random.uniform(0.5, 1.0)):
+                    return False
+                delay = min(delay * 2, self.settings.retry_max_s)
+                continue
+            with self._lock:
+                self.published += 1
+            return True
+        return False
+
+    def _write(self, item: _Pending) -> None:
+        event = item.event
+        with self.client.pipeline(transaction=True) as pipe:
+            if item.jpeg is not None and event.best_snapshot_key is not None:
+                pipe.set(event.best_snapshot_key, item.jpeg, ex=self.settings.snapshot_ttl_s)
+            pipe.xadd(
+                self.settings.stream,
+                {"event_id": event.event_id, "camera_id": event.camera_id, STREAM_FIELD_TRACK: event.to_json()},
+                maxlen=self.settings.stream_maxlen,
+                approximate=True,
+            )
+            pipe.execute()
