@@ -153,6 +153,8 @@ def _ping(client: redis.Redis, shown: str, password: str | None) -> None:
     except redis.RedisError as exc:
         client.close()
         reason = _scrub(str(exc) or type(exc).__name__, password)
+        if isinstance(exc, redis.AuthenticationError) or "auth" in reason.lower():
+            reason += " (check the Redis password)"
         # from None: the chained redis exception would repeat the details, and must not carry anything secret.
         raise RedisConnectionError(f"cannot connect to Redis at {shown}: {reason}") from None
 
