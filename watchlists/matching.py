@@ -63,6 +63,7 @@ DEFAULT_THRESHOLD = 0.5
 
 _YEAR = re.compile(r"^\d{4}$")
 _MAX_MAKE_WORDS = 4
+_MAX_PLANS = 8
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,8 @@ class Matcher:
         self.watchlist = entries if isinstance(entries, Watchlist) else Watchlist(tuple(entries))
         self.default_threshold = default_threshold
         self._known_makes = frozenset(compact(entry.make) for entry in self.watchlist if entry.make is not None)
-        self._plan: _Plan | None = None
+        # One plan per set of head names (a pipeline that skips a model for some crops alternates between two).
+        self._plans: dict[tuple[str, ...], _Plan] = {}
 
     @property
     def entries(self) -> tuple[WatchlistEntry, ...]:
@@ -310,13 +312,16 @@ class Matcher:
         return Match(self.entries[index], score, field_scores)
 
     def _plan_for(self, signature: dict[str, tuple[str, ...]]) -> _Plan:
-        plan = self._plan
-        if plan is not None and plan.signature.keys() == signature.keys():
-            same = all(plan.signature[h] is labels or plan.signature[h] == labels for h, labels in signature.items())
-            if same:
-                return plan
+        names = tuple(sorted(signature))
+        plan = self._plans.get(names)
+        if plan is not None and all(
+            plan.signature[head] is labels or plan.signature[head] == labels for head, labels in signature.items()
+        ):
+            return plan
         plan = self._build_plan(signature)
-        self._plan = plan  # one assignment: a concurrent match() sees the old or the new plan, never half of one
+        if len(self._plans) >= _MAX_PLANS:
+            self._plans.clear()
+        self._plans[names] = plan  # one assignment: a concurrent match() sees the old or the new plan, never half
         return plan
 
     def _build_plan(self, signature: dict[str, tuple[str, ...]]) -> _Plan:

@@ -248,3 +248,21 @@ def test_watchlist_makes_extend_the_multiword_makes() -> None:
     assert parse_make_model_label("Foo Bar Baz 2012", frozenset({"foobar"})).make == "foobar"
     crop = classification(make_model={"Foo Bar Baz 2012": 0.7, "Foo Qux 2012": 0.3})
     assert score(entry(make="Foo Bar"), crop) == pytest.approx(0.7)
+
+
+def test_label_masks_are_built_once_per_set_of_heads(monkeypatch: pytest.MonkeyPatch) -> None:
+    builds: list[tuple[str, ...]] = []
+    build = Matcher._build_plan
+
+    def counting(self: Matcher, signature: dict[str, tuple[str, ...]]) -> object:
+        builds.append(tuple(signature))
+        return build(self, signature)
+
+    monkeypatch.setattr(Matcher, "_build_plan", counting)
+    matcher = Matcher([entry(color="red")])
+    with_make = classification(color={"red": 0.9, "blue": 0.1}, make={"Honda": 1.0})
+    colour_only = classification(color={"red": 0.9, "blue": 0.1})
+    for _ in range(3):  # crops alternating between two sets of heads
+        assert len(matcher.match(with_make)) == 1
+        assert len(matcher.match(colour_only)) == 1
+    assert builds == [("color", "make"), ("color",)]
