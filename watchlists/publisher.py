@@ -76,6 +76,8 @@ class PublisherStats:
     published_by_entry: dict[str, int]
     errors: int
     rejected: int
+    failed: int
+    """Alerts dropped because writing them raised something other than a Redis error (a bug; logged)."""
     pending: int
     lost_at_close: int
 
@@ -119,6 +121,7 @@ class AlertPublisher:
         self._published_by_entry: Counter[str] = Counter()
         self._errors = 0
         self._rejected = 0
+        self._failed = 0
         self._lost = 0
 
     # lifecycle ---------------------------------------------------------------------------------------------------
@@ -227,6 +230,7 @@ class AlertPublisher:
                 published_by_entry=dict(self._published_by_entry),
                 errors=self._errors,
                 rejected=self._rejected,
+                failed=self._failed,
                 pending=self.pending,
                 lost_at_close=self._lost,
             )
@@ -292,6 +296,14 @@ class AlertPublisher:
                     return False
                 delay = min(delay * 2, self.settings.retry_max_s)
                 continue
+            except Exception as exc:
+                # Not Redis being away but a bug: retrying would block every alert behind this one for ever, so this
+                # one is dropped, counted and logged with its traceback.
+                with self._lock:
+                    self._failed += 1
+                self._notify("on_error", exc)
+                logger.exception("alert %s cannot be written and is dropped", item.alert.alert_id)
+                return True
             with self._lock:
                 self._published_by_entry[alert.entry.id] += 1
             self._notify("on_published", alert, time.monotonic() - item.submitted)

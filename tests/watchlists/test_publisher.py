@@ -213,3 +213,22 @@ def test_close_waits_for_a_submit_in_progress(redis_client: redis.Redis) -> None
     thread.join()
     written = redis_client.xlen("vehiclewatch:alerts")
     assert written == 1 + sum(results)
+
+
+def test_a_bug_drops_one_alert_not_the_publisher(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    write = AlertPublisher._write
+    poisoned = make_alert("poisoned")
+
+    def buggy(self: AlertPublisher, item: Any) -> Alert:
+        if item.alert.alert_id == poisoned.alert_id:
+            raise TypeError("a bug")
+        return write(self, item)
+
+    monkeypatch.setattr(AlertPublisher, "_write", buggy)
+    recorder = Recorder()
+    with AlertPublisher(redis_client, AlertSettings(), recorder) as publisher:
+        publisher.submit(poisoned)
+        publisher.submit(make_alert("fine"))
+    assert [a.entry.id for a in stream_alerts(redis_client)] == ["fine"]
+    assert publisher.stats().failed == 1
+    assert [type(e) for e in recorder.errors] == [TypeError]
