@@ -22,7 +22,7 @@ Every entry names at least one of ``make``, ``model``, ``color``, ``body_type``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,8 +200,3 @@ def load_watchlist(path: Path) -> Watchlist:
     if data is None:
         raise WatchlistError(f"{path}: the file is empty (write 'entries: []' for an empty watchlist)")
     return parse_watchlist(data, str(path))
-
-
-def entries_of(watchlist: Watchlist | Sequence[WatchlistEntry]) -> tuple[WatchlistEntry, ...]:
-    """The entries of a :class:`Watchlist` or of a plain sequence."""
-    return watchlist.entries if isinstance(watchlist, Watchlist) else tuple(watchlist)
