@@ -3,14 +3,15 @@
 How views are fused (per head): the quality-weighted average of the views' log-probabilities, sharpened by the
 number of views to the power ``agreement_exponent``, then normalised:
 
-    fused ∝ exp( n^γ · Σ wᵢ log max(pᵢ, floor) / Σ wᵢ )
+    fused ∝ exp( n^γ · Σ wᵢ log max(pᵢ, floor_mass / labels) / Σ wᵢ )
 
 - One view gives back its own distribution.
 - Views that agree raise the confidence: four views each giving "red" 0.8 and "blue" 0.2 fuse to 0.94 with γ = 0.5
   (γ = 1 would treat the views as independent evidence, which consecutive frames of one vehicle are not; γ = 0 is
   the plain geometric mean, whose confidence never rises).
 - One outlier view cannot flip a label that the other views agree on: it moves the average log-probability by
-  1/n of its difference, and the floor caps how strongly a single view can veto a label it gives ~0 to.
+  1/n of its difference, and a floor (``floor_mass`` spread over the labels) caps how strongly a single view can
+  veto a label it gives ~0 to.
 - Better views count more: the weight is the crop's quality (size and sharpness), so a close, sharp view outweighs
   a distant, blurred one.
 
@@ -56,13 +57,14 @@ class FusionSettings(BaseModel):
             "(overconfident, since frames of one vehicle are correlated)."
         ),
     )
-    prob_floor: float = Field(
-        default=1e-3,
+    floor_mass: float = Field(
+        default=0.05,
         gt=0.0,
-        lt=0.1,
+        lt=1.0,
         description=(
-            "Probabilities below this count as this, so one view that gives a label ~0 cannot veto it for good. "
-            "Higher makes fusion more forgiving of outlier views."
+            "Each label counts as at least floor_mass / (number of labels) in every view, so one view that gives "
+            "a label ~0 cannot veto it (a single view's distribution moves by at most this mass). Higher makes "
+            "fusion more forgiving of outlier views."
         ),
     )
 
@@ -110,9 +112,9 @@ class TrackFusion:
         """
         if not weight > 0.0:
             raise FusionError(f"view weight must be > 0, got {weight}")
-        floor = np.log(self.settings.prob_floor)
         for name, scores in classification.heads.items():
-            log_p = np.maximum(np.log(np.maximum(scores.probs.astype(np.float64), 1e-30)), floor)
+            floor = self.settings.floor_mass / max(len(scores.labels), 1)
+            log_p = np.log(np.maximum(scores.probs.astype(np.float64), floor))
             acc = self._heads.get(name)
             if acc is None:
                 self._heads[name] = _HeadSum(scores.labels, weight * log_p, weight)
