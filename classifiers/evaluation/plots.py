@@ -59,7 +59,7 @@ def plot_per_class_f1(stats: Sequence[ClassStats], path: Path, *, title: str = "
     y = np.arange(len(ordered))
     ax.barh(y, [s.f1 for s in ordered], color="tab:blue", height=0.8)
     ax.set_yticks(y, [s.label for s in ordered], fontsize=5 if len(ordered) > 60 else 8)
-    ax.invert_yaxis()
+    ax.set_ylim(len(ordered) - 0.5, -0.5)  # worst at the top, no empty margin
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1")
     ax.set_title(title or f"per-class F1 ({len(ordered)} classes)", fontsize=9)

@@ -132,8 +132,7 @@ class EvalReport:
     unknown_labels: Mapping[str, int]
     from_logits: bool
     metrics: TableMetrics
-    group: str | None = None
-    group_metrics: TableMetrics | None = None
+    groups: Mapping[str, TableMetrics] = field(default_factory=dict)
     comparison: Comparison | None = None
     plots: Mapping[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -142,9 +141,8 @@ class EvalReport:
 def report_dict(report: EvalReport) -> dict[str, Any]:
     """The report as JSON-ready data (top-k keys become ``top1``, ``top3`` ...)."""
     data = asdict(report)
-    for key in ("metrics", "group_metrics"):
-        if data[key] is not None:
-            data[key]["topk"] = {f"top{k}": v for k, v in data[key]["topk"].items()}
+    for metrics in [data["metrics"], *data["groups"].values()]:
+        metrics["topk"] = {f"top{k}": v for k, v in metrics["topk"].items()}
     return data
 
 
@@ -160,6 +158,28 @@ def write_report(report: EvalReport, folder: Path) -> dict[str, Path]:
         for s in report.metrics.classes:
             writer.writerow([s.label, f"{s.precision:.4f}", f"{s.recall:.4f}", f"{s.f1:.4f}", s.support])
     return {"json": json_path, "per_class_csv": csv_path}
+
+
+def write_predictions(table: PredictionTable, paths: Sequence[Path], csv_path: Path, *, top: int = 3) -> Path:
+    """One row per evaluated image: path, true label, top-1 label and probability, top labels, correct or not."""
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    ranking = table.ranking[:, :top]
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "true", "predicted", "probability", f"top{top}", "correct"])
+        for row, path in enumerate(paths):
+            best = int(ranking[row, 0])
+            writer.writerow(
+                [
+                    str(path),
+                    table.labels[int(table.true[row])],
+                    table.labels[best],
+                    f"{table.probs[row, best]:.4f}",
+                    "|".join(table.labels[int(i)] for i in ranking[row]),
+                    int(best == table.true[row]),
+                ]
+            )
+    return csv_path
 
 
 def _pct(x: float) -> str:
@@ -185,9 +205,8 @@ def format_text(report: EvalReport, *, max_classes: int = 40) -> str:
     if report.unknown_labels:
         unknown = ", ".join(f"{k} ({v})" for k, v in report.unknown_labels.items())
         lines.append(f"  labels the model does not know (not evaluated): {unknown}")
-    if report.group_metrics is not None:
-        g = report.group_metrics
-        lines.append(f"  {report.group}-level ({len(g.classes)} {report.group}s): {_topk_line(g)}")
+    for name, g in report.groups.items():
+        lines.append(f"  {name} level ({len(g.classes)} groups): {_topk_line(g)}")
     classes = sorted(m.classes, key=lambda s: (s.f1, s.label)) if len(m.classes) > max_classes else list(m.classes)
     shown = classes[:max_classes]
     title = f"per class (worst {len(shown)} of {len(m.classes)} by F1)" if len(shown) < len(m.classes) else "per class"

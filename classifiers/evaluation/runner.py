@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,10 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from classifiers.evaluation.metrics import group_table
 from classifiers.evaluation.plots import plot_confusion, plot_per_class_f1, plot_reliability
 from classifiers.evaluation.predict import Classifier, open_classifier, predict_set
-from classifiers.evaluation.report import EvalReport, compare_tables, restrict, table_metrics, write_report
+from classifiers.evaluation.report import (
+    EvalReport,
+    compare_tables,
+    restrict,
+    table_metrics,
+    write_predictions,
+    write_report,
+)
 from classifiers.training.dataset import load_labelled
 
-GROUP_ATTRIBUTE = "make"
+# Coarser levels reported for make/model/year classifiers: make, and make+model without the year.
+DEFAULT_GROUPS = ("make", "make+model")
 
 
 class EvalConfig(BaseModel):
@@ -30,6 +39,9 @@ class EvalConfig(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict, description="dataset label -> model label")
     report_dir: Path | None = Field(default=None, description="folder for report.json, per_class.csv and PNGs")
     baseline: Path | None = Field(default=None, description="a second model to compare with on shared labels")
+    groups: tuple[str, ...] = Field(
+        default=DEFAULT_GROUPS, description="coarser levels to report, from label_attributes (e.g. make, make+model)"
+    )
     top_confused: int = Field(default=15, ge=1, description="how many confused pairs to list")
     confusion_classes: int = Field(default=20, ge=2, description="classes in the confusion-matrix plot")
     batch_size: int = Field(default=32, ge=1, le=1024, description="images per inference run")
@@ -38,18 +50,27 @@ class EvalConfig(BaseModel):
     progress: bool = Field(default=True, description="show progress bars")
 
 
-def make_groups(classifier: Classifier) -> list[str] | None:
-    """The make of each label of a make+model classifier: its ``label_attributes`` ``make`` list, else (for task
-    ``make_model`` without one) the label's first word. None for other classifiers."""
-    if GROUP_ATTRIBUTE in classifier.label_attributes:
-        return list(classifier.label_attributes[GROUP_ATTRIBUTE])
-    if classifier.task == "make_model":
-        return [label.split(" ", 1)[0] for label in classifier.labels]
-    return None
+def label_groups(
+    labels: Sequence[str], attributes: Mapping[str, Sequence[str]], task: str, spec: str
+) -> list[str] | None:
+    """The group of each of the model's labels for a group spec such as ``make`` or ``make+model``.
+
+    Groups come from the model's ``label_attributes``; a ``make_model`` classifier without them falls back to the
+    label's first word for ``make``. None when the model cannot say (or the grouping would not merge any labels).
+    """
+    parts = [p.strip() for p in spec.split("+") if p.strip()]
+    if parts and all(p in attributes for p in parts):
+        groups = [" ".join(attributes[p][i] for p in parts) for i in range(len(labels))]
+    elif parts == ["make"] and task == "make_model":
+        groups = [label.split(" ", 1)[0] for label in labels]
+    else:
+        return None
+    return groups if len(set(groups)) < len(labels) else None
 
 
 def evaluate(config: EvalConfig) -> EvalReport:
-    """Runs the evaluation and, with ``report_dir``, writes the report files and plots.
+    """Runs the evaluation and, with ``report_dir``, writes ``report.json``, ``per_class.csv``, ``predictions.csv``
+    and the PNG plots there.
 
     Raises:
         TrainingError: unusable data (missing images, no shared labels) — a ``ValueError`` with one line.
@@ -68,7 +89,10 @@ def evaluate(config: EvalConfig) -> EvalReport:
         classifier, data, aliases=config.aliases, batch_size=config.batch_size, progress=config.progress
     )
     table = predictions.table
-    groups = make_groups(classifier)
+    grouped = {
+        spec: label_groups(classifier.labels, classifier.label_attributes, classifier.task, spec)
+        for spec in config.groups
+    }
     report = EvalReport(
         model=config.model.name,
         output=classifier.output,
@@ -80,8 +104,11 @@ def evaluate(config: EvalConfig) -> EvalReport:
         unknown_labels=predictions.unknown,
         from_logits=predictions.from_logits,
         metrics=table_metrics(table, confused_limit=config.top_confused),
-        group=GROUP_ATTRIBUTE if groups else None,
-        group_metrics=table_metrics(group_table(table, groups), confused_limit=config.top_confused) if groups else None,
+        groups={
+            spec: table_metrics(group_table(table, groups), confused_limit=config.top_confused)
+            for spec, groups in grouped.items()
+            if groups is not None
+        },
     )
     if config.baseline is not None:
         base = open_model(config.baseline, None)
@@ -117,6 +144,7 @@ def evaluate(config: EvalConfig) -> EvalReport:
         report = replace(report, plots={k: str(v) for k, v in made.items() if v is not None})
         report = replace(report, seconds=round(time.perf_counter() - started, 2))
         write_report(report, folder)
+        write_predictions(table, [data.items[i].path for i in predictions.rows], folder / "predictions.csv")
     else:
         report = replace(report, seconds=round(time.perf_counter() - started, 2))
     return report

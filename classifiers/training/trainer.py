@@ -155,6 +155,8 @@ class _Plan:
     seed: int
     augment: AugmentConfig
     heads: tuple[str, ...]
+    # Exact candidates to keep (e.g. the base's "logreg(C=1)"); None keeps every candidate of the kinds.
+    head_names: tuple[str, ...] | None
     provenance: dict[str, str]
     added_labels: tuple[str, ...]
 
@@ -188,6 +190,7 @@ def _plan_new(config: TrainConfig) -> _Plan:
         seed=seed,
         augment=config.augment or AugmentConfig(),
         heads=config.heads or HEAD_KINDS,
+        head_names=None,
         provenance={"data_source": str(config.data.resolve())},
         added_labels=(),
     )
@@ -219,7 +222,10 @@ def _plan_incremental(config: TrainConfig) -> _Plan:
     old_labels = set(json.loads(base.get("labels", "[]")))
     added_labels = tuple(sorted(set(train_set.labels) - old_labels))
     augment = config.augment or AugmentConfig.model_validate_json(base.get("augmentation", "{}"))
-    heads = config.heads or ((base["head_type"],) if base.get("head_type") in HEAD_KINDS else HEAD_KINDS)
+    # Unless told otherwise, the new head is the base's head (same kind and settings) refit with the new images,
+    # so old classes keep what worked for them.
+    reuse = config.heads is None and base.get("head_type") in HEAD_KINDS and bool(base.get("head"))
+    heads = config.heads or ((base["head_type"],) if reuse else HEAD_KINDS)
     return _Plan(
         train=train_set,
         holdout=merge_sets(holdout_sets) if holdout_sets else None,
@@ -228,6 +234,7 @@ def _plan_incremental(config: TrainConfig) -> _Plan:
         seed=seed,
         augment=augment,
         heads=heads,
+        head_names=(base["head"],) if reuse else None,
         provenance={
             "data_source": base.get("data_source", str(data_path)),
             "base_model": config.base.name,
@@ -354,6 +361,8 @@ def train(config: TrainConfig) -> TrainResult:
 
     t = time.perf_counter()
     candidates = default_candidates(plan.heads, plan.seed)
+    if plan.head_names is not None:
+        candidates = [c for c in candidates if c.name in plan.head_names] or candidates
     best, scores = select_head(
         candidates,
         views[:, fit_idx].reshape(-1, dim),

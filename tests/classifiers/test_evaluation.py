@@ -26,7 +26,7 @@ from classifiers.evaluation.metrics import (
 )
 from classifiers.evaluation.predict import EvaluationError, _as_probs, match_labels, open_classifier
 from classifiers.evaluation.report import compare_tables, format_text, table_metrics
-from classifiers.evaluation.runner import EvalConfig, evaluate
+from classifiers.evaluation.runner import EvalConfig, evaluate, label_groups
 from classifiers.training.trainer import TrainConfig, train
 from tests.classifiers.test_training import make_backbone, make_dataset
 from tests.conftest import shared_path
@@ -166,6 +166,25 @@ def test_prediction_table_rejects_bad_shapes(table_args: tuple[object, ...], err
         PredictionTable(*table_args)  # type: ignore[arg-type]
 
 
+ATTRS = {"make": ["Audi", "Audi", "BMW"], "model": ["A4", "A4", "X5"], "year": ["2008", "2012", "2010"]}
+CARS = ("Audi A4 2008", "Audi A4 2012", "BMW X5 2010")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "task", "spec", "expected"),
+    [
+        (ATTRS, "make_model", "make", ["Audi", "Audi", "BMW"]),
+        (ATTRS, "make_model", "make+model", ["Audi A4", "Audi A4", "BMW X5"]),
+        (ATTRS, "make_model", "make+model+year", None),  # merges nothing
+        ({}, "make_model", "make", ["Audi", "Audi", "BMW"]),  # first word of the label
+        ({}, "make_model", "make+model", None),
+        ({}, "color", "make", None),
+    ],
+)
+def test_label_groups(attributes: dict[str, list[str]], task: str, spec: str, expected: list[str] | None) -> None:
+    assert label_groups(CARS, attributes, task, spec) == expected
+
+
 def test_labels_match_ignoring_case_and_spaces_with_aliases() -> None:
     mapping = match_labels(["Silver", "grey ", "pink", "Dark  Red"], ("silver", "gray", "dark red"), {"GREY": "Gray"})
     assert mapping == {"Silver": 0, "grey ": 1, "pink": None, "Dark  Red": 2}
@@ -209,14 +228,18 @@ def test_evaluate_writes_report_and_plots_and_reports_unknown_labels(
     assert report.images_evaluated == 6 * 3 + 3
     assert report.unknown_labels == {"yellow": 3}
     assert report.metrics.topk[1] == 1.0
-    assert report.group == "make"
-    assert report.group_metrics is not None
-    assert report.group_metrics.topk[1] == 1.0
-    assert [s.label for s in report.group_metrics.classes] == ["Acme", "Bolt"]
+    # Per make; make+model would merge no labels here (no two classes share make and model), so it is left out.
+    assert list(report.groups) == ["make"]
+    assert report.groups["make"].topk[1] == 1.0
+    assert [s.label for s in report.groups["make"].classes] == ["Acme", "Bolt"]
     saved = json.loads((tmp_path / "report" / "report.json").read_text())
     assert saved["metrics"]["topk"]["top1"] == 1.0
     assert saved["unknown_labels"] == {"yellow": 3}
     assert (tmp_path / "report" / "per_class.csv").read_text().splitlines()[0] == "label,precision,recall,f1,support"
+    predictions = (tmp_path / "report" / "predictions.csv").read_text().splitlines()
+    assert predictions[0] == "path,true,predicted,probability,top3,correct"
+    assert len(predictions) == 1 + 21
+    assert all(line.endswith(",1") for line in predictions[1:])
     for name in ("per_class_f1", "reliability"):
         png = Path(report.plots[name])
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -269,7 +292,7 @@ def test_cli_train_then_eval(tmp_path: Path) -> None:
     )
     assert evaluated.exit_code == 0, evaluated.output
     assert "6 of 6 images evaluated" in evaluated.output
-    assert "make-level (2 makes)" in evaluated.output
+    assert "make level (2 groups): top-1" in evaluated.output
     assert (tmp_path / "r" / "report.json").is_file()
 
 

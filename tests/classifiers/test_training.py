@@ -230,7 +230,8 @@ def test_incremental_class_retrains_head_only_and_keeps_old_classes(
 
     assert result.labels == ("blue", "green", "red", "yellow")
     assert result.added_labels == ("yellow",)
-    assert result.head == base_result.head  # the base's head kind is reused
+    assert result.head == base_result.head  # the base's head (kind and settings) is refit
+    assert [c.name for c in result.candidates] == [base_result.head]
     meta = dict(
         ort.InferenceSession(str(extended), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
     )
