@@ -203,16 +203,17 @@ def test_close_gives_up_after_its_timeout_and_counts_the_loss(
 
 
 def test_close_waits_for_a_submit_in_progress(redis_client: redis.Redis) -> None:
-    """An alert accepted by submit() while close() runs is still written."""
-    publisher = AlertPublisher(redis_client, AlertSettings(max_pending=1, submit_timeout_s=2)).start()
-    publisher.submit(make_alert(index=0))
+    """An alert that submit() is still waiting to queue when close() begins is written, not lost."""
+    publisher = AlertPublisher(redis_client, AlertSettings(max_pending=1, submit_timeout_s=5))
+    publisher.submit(make_alert(index=0))  # not started: the queue is full now
     results: list[bool] = []
     thread = threading.Thread(target=lambda: results.append(publisher.submit(make_alert(index=1))))
     thread.start()
+    wait_for(lambda: publisher._submitting == 1)  # blocked in submit(), waiting for room
     assert publisher.close(timeout=5) == 0
     thread.join()
-    written = redis_client.xlen("vehiclewatch:alerts")
-    assert written == 1 + sum(results)
+    assert results == [True]
+    assert [a.frame_index for a in stream_alerts(redis_client)] == [0, 1]
 
 
 def test_a_bug_drops_one_alert_not_the_publisher(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
