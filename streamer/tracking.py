@@ -49,21 +49,23 @@ class TrackerSettings(BaseModel):
         default="bytetrack", description="Tracking algorithm; ByteTrack from the `trackers` package."
     )
     activation_confidence: float = Field(
-        default=0.5,
+        default=0.35,
         gt=0.0,
         le=1.0,
         description=(
             "Detector score a box needs to start a new track. Higher avoids tracks on false detections but starts "
-            "tracks later (or never) for vehicles the detector is unsure of."
+            "tracks later (or never) for vehicles the detector is unsure of; at least high_confidence."
         ),
     )
     high_confidence: float = Field(
-        default=0.5,
+        default=0.35,
         gt=0.0,
         le=1.0,
         description=(
             "Boxes scored at least this are matched to tracks first; lower-scored boxes only extend tracks left "
-            "unmatched (ByteTrack's second pass), so a vehicle whose score dips keeps its id."
+            "unmatched (ByteTrack's second pass), so a vehicle whose score dips keeps its id. The second pass needs "
+            "the detector's confidence below this (the defaults, both 0.35, leave it idle: on the sample clips, "
+            "vehicles the small YOLO scores 0.35-0.5 otherwise never start a track)."
         ),
     )
     min_iou: float = Field(
