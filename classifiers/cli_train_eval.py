@@ -198,10 +198,11 @@ def eval_command(
 
     Prints top-1/3/5, macro precision/recall/F1, a per-class table, the most confused pairs and, for make+model
     classifiers, make-level accuracy; writes report.json, per_class.csv and PNG plots to --report-dir
-    (default eval/<model>__<data>).
+    (default out/eval/<model>__<data>).
     """
     with _one_line_errors():
-        folder = report_dir or Path("eval") / f"{model.stem}__{data.stem if data.is_file() else data.name}"
+        # Default under out/, which the project's .gitignore keeps out of the repository.
+        folder = report_dir or Path("out") / "eval" / f"{model.stem}__{data.stem if data.is_file() else data.name}"
         config = EvalConfig(
             model=model,
             data=data,
