@@ -3,6 +3,10 @@
 Both run in one process, one after the other and then the detector alone once more, so the ratio
 end-to-end / detector-alone compares like with like on a shared, noisy machine. The ratio is the pipeline's own
 cost (decoding, queues, batching, classification when enabled, matching, publishing to a real Redis).
+
+With classifiers, the pipeline runs twice on the same video, tracking off (every crop classified) and on (each
+track classified on its best views only), and the report gives classifier calls per detected vehicle-frame and per
+second for both, and their ratio: the saving tracking brings.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class BenchOptions:
     frames: int
     overrides: dict[str, Any]
     watchlist: Path | None = None
+    compare_tracking: bool = True
+    """With classifiers: run end to end with tracking off and on (else once, as configured)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,28 @@ class StageTime:
     calls: int
     ms_per_call: float
     ms_per_frame: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRun:
+    """One end-to-end run's classification cost, tracking on or off."""
+
+    tracking: bool
+    end_to_end_fps: float
+    frames: int
+    seconds: float
+    vehicle_frames: int
+    crops_classified: int
+    alerts: int
+
+    @property
+    def calls_per_vehicle_frame(self) -> float:
+        """Crops classified per vehicle box detected (each model runs once per crop)."""
+        return self.crops_classified / self.vehicle_frames if self.vehicle_frames else 0.0
+
+    @property
+    def calls_per_second(self) -> float:
+        return self.crops_classified / self.seconds if self.seconds else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +83,15 @@ class BenchReport:
     vehicles: int = 0
     crops_classified: int = 0
     alerts: int = 0
+    tracking_runs: list[TrackingRun] = field(default_factory=list)
+
+    @property
+    def tracking_saving(self) -> float | None:
+        """Calls per vehicle-frame with tracking off / with it on, when both ran."""
+        runs = {run.tracking: run for run in self.tracking_runs}
+        if True not in runs or False not in runs or not runs[True].calls_per_vehicle_frame:
+            return None
+        return runs[False].calls_per_vehicle_frame / runs[True].calls_per_vehicle_frame
 
     @property
     def detector_fps(self) -> float:
@@ -68,6 +105,10 @@ class BenchReport:
         out = asdict(self)
         out["detector_alone_fps_mean"] = self.detector_fps
         out["ratio"] = self.ratio
+        for run, figures in zip(self.tracking_runs, out["tracking_runs"], strict=True):
+            figures["calls_per_vehicle_frame"] = run.calls_per_vehicle_frame
+            figures["calls_per_second"] = run.calls_per_second
+        out["tracking_saving"] = self.tracking_saving
         return out
 
     def render(self) -> str:
@@ -86,6 +127,17 @@ class BenchReport:
         ]
         for name, t in self.stages.items():
             lines.append(f"  {name:<12} {t.calls:7d} {t.ms_per_call:9.2f} {t.ms_per_frame:9.2f}")
+        if self.tracking_runs:
+            lines.append("tracking  frames/s  vehicle-frames  classifier calls  calls/vehicle-frame  calls/s  alerts")
+            for run in self.tracking_runs:
+                lines.append(
+                    f"  {'on ' if run.tracking else 'off'}   {run.end_to_end_fps:8.1f}  {run.vehicle_frames:14d}"
+                    f"  {run.crops_classified:16d}  {run.calls_per_vehicle_frame:19.3f}  {run.calls_per_second:7.1f}"
+                    f"  {run.alerts:6d}"
+                )
+            saving = self.tracking_saving
+            if saving is not None:
+                lines.append(f"tracking saving  {saving:.1f}x fewer classifier calls per detected vehicle-frame")
         return "\n".join(lines)
 
     def plot(self, path: Path) -> None:
@@ -167,7 +219,8 @@ def _counter_total(service: Service, name: str) -> int:
     return int(total)
 
 
-def run_end_to_end(options: BenchOptions) -> tuple[Service, float, int]:
+def run_end_to_end(options: BenchOptions, tracking: bool | None = None) -> tuple[Service, float, int]:
+    """The service on the video as fast as it goes; ``tracking`` overrides the configured on/off."""
     overrides: dict[str, Any] = {
         **options.overrides,
         "cameras": [{"id": "bench", "source": str(options.video), "pace": False}],
@@ -176,6 +229,8 @@ def run_end_to_end(options: BenchOptions) -> tuple[Service, float, int]:
     }
     if options.watchlist is not None:
         overrides["watchlist"] = {"path": str(options.watchlist)}
+    if tracking is not None:
+        overrides["tracking"] = {**overrides.get("tracking", {}), "enabled": tracking}
     service = Service(load_settings(None, overrides))
     service.start()
     if service.pipeline is None or service.started_at is None:
@@ -193,7 +248,14 @@ def run_benchmark(options: BenchOptions) -> BenchReport:
     detector = YoloDetector.from_settings(settings.detector)
     batch = detector.max_batch
     first = time_detector(detector, frames, batch)
-    service, e2e_fps, e2e_frames = run_end_to_end(options)
+    runs: list[TrackingRun] = []
+    if options.compare_tracking and settings.classifiers.models:
+        # Off first, then on: the report's main figures are those of the run with tracking on (the default).
+        for tracking in (False, True):
+            service, e2e_fps, e2e_frames = run_end_to_end(options, tracking)
+            runs.append(_tracking_run(service, tracking, e2e_fps, e2e_frames))
+    else:
+        service, e2e_fps, e2e_frames = run_end_to_end(options)
     second = time_detector(detector, frames, batch)
 
     stages: dict[str, StageTime] = {}
@@ -214,6 +276,19 @@ def run_benchmark(options: BenchOptions) -> BenchReport:
         end_to_end_fps=e2e_fps,
         stages=stages,
         vehicles=_counter_total(service, "vehiclewatch_vehicles_detected_total"),
+        crops_classified=_counter_total(service, "vehiclewatch_crops_classified_total"),
+        alerts=_counter_total(service, "vehiclewatch_alerts_total"),
+        tracking_runs=runs,
+    )
+
+
+def _tracking_run(service: Service, tracking: bool, fps: float, frames: int) -> TrackingRun:
+    return TrackingRun(
+        tracking=tracking,
+        end_to_end_fps=fps,
+        frames=frames,
+        seconds=frames / fps if fps else 0.0,
+        vehicle_frames=_counter_total(service, "vehiclewatch_vehicles_detected_total"),
         crops_classified=_counter_total(service, "vehiclewatch_crops_classified_total"),
         alerts=_counter_total(service, "vehiclewatch_alerts_total"),
     )

@@ -31,9 +31,11 @@ from streamer.track_recognizer import TrackingRecognizer
 from watchlists.alerts import Alert
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistError, load_watchlist
+from watchlists.live import LiveMatcher
 from watchlists.matching import Matcher
 from watchlists.publisher import AlertPublisher
 from watchlists.redis_connection import RedisConnection, RedisConnectionError, connect
+from watchlists.reload import WatchlistReloader, start_live_watchlist
 from watchlists.track_events import TrackEventPublisher
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ class Service:
         self.publisher: AlertPublisher | None = None
         self.track_events: TrackEventPublisher | None = None
         self.pipeline: Pipeline | None = None
+        self.watchlist_reloader: WatchlistReloader | None = None
         self.watchdog: CameraWatchdog | None = None
         self.http: MetricsServer | None = None
         self._ready = False
@@ -133,7 +136,7 @@ class Service:
         s = self.settings
         for camera in s.cameras:
             camera.validate_source()
-        matcher = self._load_watchlist()
+        matcher: Matcher | LiveMatcher | None = self._load_watchlist()
         detector = YoloDetector.from_settings(s.detector)
         bank = ClassifierBank.from_settings(s.classifiers)
         if matcher is not None:
@@ -150,15 +153,28 @@ class Service:
         self.publisher = AlertPublisher(self.redis.client, s.alerts, _PublishMetrics(self.metrics, self.on_alert))
         self.publisher.start()
 
-        cooldown = Cooldown(s.watchlist.cooldown_s)
+        # The live watchlist (file + Redis-managed entries, reloaded while running) replaces the start-up matcher;
+        # the cooldown asks it whether an entry is still active, so removed or expired entries never alert.
+        live = start_live_watchlist(
+            s.watchlist,
+            self.redis.client,
+            matcher.entries if matcher is not None else None,
+            bank.heads,
+            lambda result: self.metrics.declare_entries(result.added),
+        )
+        if live is not None:
+            matcher, self.watchlist_reloader = live
+        cooldown = Cooldown(s.watchlist.cooldown_s, active=matcher.is_active if matcher is not None else None)
         recognizer: BatchRecognizer
         if s.tracking.enabled:
             if s.tracking.events.enabled:
                 self.track_events = TrackEventPublisher(self.redis.client, s.tracking.events).start()
                 log.info("track summaries go to stream %r", s.tracking.events.stream)
-            recognizer = TrackingRecognizer(
+            tracked = TrackingRecognizer(
                 bank, matcher, cooldown, self.publisher, self.metrics, s.tracking, self.track_events, s.watchlist.top_k
             )
+            tracked.trackers.prepare(camera.id for camera in s.cameras)
+            recognizer = tracked
         else:
             recognizer = Recognizer(bank, matcher, cooldown, self.publisher, self.metrics, top_k=s.watchlist.top_k)
         self.pipeline = Pipeline(
@@ -182,7 +198,10 @@ class Service:
     def _load_watchlist(self) -> Matcher | None:
         ws = self.settings.watchlist
         if ws.path is None:
-            log.warning("no watchlist configured: vehicles are detected and classified, but nothing alerts")
+            if ws.redis_entries:
+                log.info("no watchlist file: entries managed in Redis (vehiclewatch watchlist add) alert")
+            else:
+                log.warning("no watchlist configured: vehicles are detected and classified, but nothing alerts")
             return None
         watchlist = load_watchlist(ws.path)
         self.metrics.declare_entries(entry.id for entry in watchlist)
@@ -238,6 +257,8 @@ class Service:
             # Frames already read finish their way through; then the stage threads end.
             self.pipeline.wait(drain_timeout_s)
             self.pipeline.stop()
+        if self.watchlist_reloader is not None:
+            self.watchlist_reloader.close()
         if self.track_events is not None:
             self.track_events.close(timeout=drain_timeout_s)
         if self.publisher is not None:

@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, Protocol
 
 import cv2
@@ -207,13 +207,21 @@ class CameraTrackers:
         self._trackers: dict[str, Tracker] = {}
         self._lock = threading.Lock()
 
+    def prepare(self, camera_ids: Iterable[str]) -> None:
+        """Makes the cameras' trackers now (at start), so the first frames do not wait for the library to load."""
+        for camera_id in camera_ids:
+            self._tracker(camera_id)
+
     def update(self, camera_id: str, detections: Detections) -> Detections:
         """Tracks the next frame of ``camera_id``: its boxes less cross-class duplicates, with ``track_ids`` set."""
+        return self._tracker(camera_id).update(merge_duplicates(detections, self.settings.merge_iou))
+
+    def _tracker(self, camera_id: str) -> Tracker:
         with self._lock:
             tracker = self._trackers.get(camera_id)
             if tracker is None:
                 tracker = self._trackers[camera_id] = self._factory(self.settings)
-        return tracker.update(merge_duplicates(detections, self.settings.merge_iou))
+            return tracker
 
     def track_count(self, camera_id: str) -> int:
         """Tracks the camera's tracker holds (0 before its first frame)."""

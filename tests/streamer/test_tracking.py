@@ -136,6 +136,9 @@ def test_one_tracker_per_camera_with_distinct_ids() -> None:
     assert b.track_ids is not None
     assert a.track_ids[0] != b.track_ids[0]
     assert set(trackers.cameras) == {"a", "b"}
+    trackers.prepare(["c", "a"])  # made up front for a known camera; existing ones are kept
+    assert set(trackers.cameras) == {"a", "b", "c"}
+    assert trackers.track_count("c") == 0
     assert trackers.track_count("a") == trackers.track_count("b") == 1
     assert trackers.track_count("never seen") == 0
 
