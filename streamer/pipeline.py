@@ -35,7 +35,7 @@ from streamer.frames import Frame
 from streamer.metrics import Metrics
 from watchlists.alerts import Alert, build_alert
 from watchlists.cooldown import Cooldown
-from watchlists.matching import Match, Matcher
+from watchlists.matching import Match, MatchSource
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class Recognizer:
     def __init__(
         self,
         classifier: BoxClassifier,
-        matcher: Matcher | None,
+        matcher: MatchSource | None,
         cooldown: Cooldown,
         sink: AlertSink,
         metrics: Metrics,

@@ -36,7 +36,7 @@ from streamer.tracking import UNTRACKED, CameraTrackers, Tracker, TrackerSetting
 from streamer.tracking_settings import TrackingSettings
 from watchlists.alerts import Alert, build_alert
 from watchlists.cooldown import Cooldown
-from watchlists.matching import Match, Matcher
+from watchlists.matching import Match, MatchSource
 from watchlists.track_events import TrackSummary, build_summary
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class TrackingRecognizer:
     def __init__(
         self,
         classifier: BoxClassifier,
-        matcher: Matcher | None,
+        matcher: MatchSource | None,
         cooldown: Cooldown,
         sink: AlertSink,
         metrics: Metrics,

@@ -1,4 +1,4 @@
-"""Scores a crop's classification against every watchlist entry.
+"""Scores a vehicle's classification (and plate read, if any) against every watchlist entry.
 
 Which head judges which field (head names as :meth:`ClassifierManifest.head_name` gives them):
 
@@ -6,45 +6,60 @@ Which head judges which field (head names as :meth:`ClassifierManifest.head_name
 field                   head
 ======================  =====================================================================================
 ``make``                ``make``; or ``make_model`` (summed over the make's models) when no ``make`` head is
-                        loaded, or when the entry also asks for a model or year (see "joint" below)
+                        loaded, or when the entry also asks for something only ``make_model`` judges (see
+                        "joint" below)
 ``model``, ``year``     ``make_model``: labels ``"Honda CR-V 2014"`` (make found by the longest known make at
                         the start, year = a trailing 4-digit number) or ``"Honda|CR-V|2014"``
-``color``               ``color``
+``color``               ``color``, with partial credit for the colours cameras confuse
+                        (:mod:`watchlists.colors`)
 ``body_type``           ``type`` (or ``body_type``); on a coarse head that only knows car / bus / truck / van,
                         sedan, suv, hatchback, coupe, convertible, wagon and pickup count as ``car`` and minivan
-                        as ``van`` (see :data:`watchlists.aliases.BODY_TYPE_FALLBACK`)
+                        as ``van`` (see :data:`watchlists.aliases.BODY_TYPE_FALLBACK`). Without such a head,
+                        ``make_model`` judges it when its labels name body types ("Silverado 1500 Crew Cab" is a
+                        pickup, "Camry Sedan" a sedan).
+``plate``               a plate read given to :meth:`Matcher.match` (:class:`watchlists.plates.PlateRead`);
+                        without one the plate is not judged
 ======================  =====================================================================================
 
 Scores. A field's score is the probability mass its head gives to the labels matching the entry's value, not just
-whether the top-1 label matches: a grey car that the colour head calls 45 % grey and 40 % silver still scores 0.45
-for grey, and an entry for ``make: Honda`` on a make+model head gets the sum over every Honda model. An entry's
-score is the product over the heads it uses of the mass of the labels matching *all* its fields on that head. The
-product, because an entry is an AND of independent attributes, judged by independent heads: "red" and "Honda" must
-both hold, and if each is 70 % likely, both are about 49 % likely, so one weak attribute cannot hide behind a
-strong one. Fields on the *same* head are not independent (a make+model label carries make, model and year at
-once), so they are scored jointly: ``make: Honda, model: Civic, year_min: 2012`` takes the mass of the Honda Civic
-labels from 2012 on, never P(Honda) × P(Civic). :attr:`Match.field_scores` lists each field's own mass (so with one
-field per head, the score is their product; with several on one head, it is at most the smallest of those).
+whether the top-1 label matches: a grey car that the colour head calls 45 % grey and 40 % silver scores 0.45 for
+grey plus partial credit for silver, and an entry for ``make: Honda`` on a make+model head gets the sum over every
+Honda model. An entry's score is the product over the heads it uses of the mass of the labels matching *all* its
+fields on that head (its *factors*, listed in :attr:`Match.factors`). The product, because an entry is an AND of
+independent attributes, judged by independent heads: "red" and "Honda" must both hold, and if each is 70 % likely,
+both are about 49 % likely, so one weak attribute cannot hide behind a strong one. Fields on the *same* head are not
+independent (a make+model label carries make, model and year at once), so they are scored jointly: ``make: Honda,
+model: Civic, year_min: 2012`` takes the mass of the Honda Civic labels from 2012 on, never P(Honda) × P(Civic).
+:attr:`Match.field_scores` lists each field's own mass, and :attr:`Match.breakdown` the labels behind it.
+
+Uncertain fields (``uncertain: [make]``, from "possibly a Honda") are scored and shown but left out of the product:
+the description does not insist on them. A plate with a read multiplies the score by the probability that the
+plate fits (:mod:`watchlists.plates`); an entry whose only certain field is its plate matches only with a read.
 
 The score estimates "the probability that this vehicle is what the entry describes"; it is compared with the
 entry's ``threshold`` or the matcher's default, 0.5 ("more likely than not"). An entry with three attributes, each
-80 % likely, scores 0.51 — a higher default would make multi-attribute entries rarely fire.
+80 % likely, scores 0.51 — a higher default would make multi-attribute entries rarely fire. Entries past their
+``expires_at`` never match.
 
-Speed: per set of heads, each entry's label masks are built once; a crop then costs one ``probs @ masks`` matrix
-product per head for all entries together.
+Speed: per set of heads, each entry's label weights are built once; a crop then costs one ``probs @ weights``
+matrix product per head for all entries together, one comparison of the expiry times, and a regular expression
+per plate entry only when a plate read is given.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.types import Classification, HeadScores
 from watchlists.aliases import (
+    BODY_TYPE_ALIASES,
     MULTIWORD_MAKES,
     body_type_fallback,
     body_type_key,
@@ -53,45 +68,115 @@ from watchlists.aliases import (
     make_key,
     normalize,
 )
-from watchlists.entries import MAX_YEAR, MIN_YEAR, Watchlist, WatchlistEntry
+from watchlists.colors import color_weights, confusion_row
+from watchlists.entries import MAX_YEAR, MIN_YEAR, PLATE_FIELD, Watchlist, WatchlistEntry
+from watchlists.plates import PlateRead, plate_regex
 
 MAKE_HEAD = "make"
 MAKE_MODEL_HEAD = "make_model"
 COLOR_HEAD = "color"
 BODY_TYPE_HEADS: tuple[str, ...] = ("type", "body_type")
+PLATE_READER = "plate_reader"
+"""The name a plate read goes by in breakdowns and factors (it is not a classifier head)."""
 DEFAULT_THRESHOLD = 0.5
+BREAKDOWN_LABELS = 3
+"""Labels listed per field in a match's breakdown (the largest contributions)."""
 
 _YEAR = re.compile(r"^\d{4}$")
 _MAX_MAKE_WORDS = 4
+_MAX_BODY_WORDS = 3
 _MAX_PLANS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class LabelContribution:
+    """One label's part in a field score: ``prob × weight`` (weight < 1: a confusable colour's partial credit)."""
+
+    label: str
+    prob: float
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class FieldScore:
+    """Why one field of an entry scored what it did.
+
+    Attributes:
+        field: ``make``, ``model``, ``color``, ``body_type``, ``year`` or ``plate``.
+        wanted: what the entry asks for, as an operator reads it (``"dark blue"``, ``"2015-2017"``).
+        head: the classifier head that judged it (``plate_reader`` for the plate), or None when not judged.
+        score: the field's own probability mass (or plate probability); None when not judged.
+        uncertain: the entry marks the field uncertain: shown, not part of the score.
+        labels: the labels that contributed most, largest first.
+        note: how it was judged, when that needs saying (a plate read, "no plate read", a joint head).
+    """
+
+    field: str
+    wanted: str
+    head: str | None
+    score: float | None
+    uncertain: bool = False
+    labels: tuple[LabelContribution, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreFactor:
+    """One factor of a match score: the joint mass one head gives to the entry's certain fields on it."""
+
+    head: str
+    fields: tuple[str, ...]
+    score: float
 
 
 @dataclass(frozen=True)
 class Match:
-    """An entry the crop matches.
+    """An entry the vehicle matches.
 
     Attributes:
         entry: the watchlist entry.
-        score: estimated probability that the vehicle is what the entry describes (see the module doc).
-        field_scores: each of the entry's fields (``make``, ``model``, ``color``, ``body_type``, ``year``) → the
-            probability mass its head gives to labels matching that field alone.
+        score: estimated probability that the vehicle is what the entry describes: the product of ``factors``.
+        field_scores: each field the entry sets (judged) → the probability mass its head gives to labels matching
+            that field alone.
+        threshold: the threshold the score reached (the entry's own or the default).
+        factors: the factors whose product is ``score``.
+        breakdown: per field, the head, the score and the labels behind it.
     """
 
     entry: WatchlistEntry
     score: float
     field_scores: dict[str, float]
+    threshold: float = DEFAULT_THRESHOLD
+    factors: tuple[ScoreFactor, ...] = ()
+    breakdown: tuple[FieldScore, ...] = field(default=())
+
+
+class MatchSource(Protocol):
+    """What the recognize stage matches with: a :class:`Matcher`, or a live one whose entries are reloaded
+    (:class:`watchlists.live.LiveMatcher`)."""
+
+    def match(self, classification: Classification) -> list[Match]:
+        """Every entry whose score reaches its threshold, highest score first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class UnmatchableField:
-    """A field of an entry that none of the loaded heads can judge; the entry cannot match while it stands."""
+    """A field of an entry that none of the loaded heads can judge.
+
+    ``fatal``: the entry cannot match while it stands (a certain field); otherwise the field is uncertain and the
+    entry matches on the others.
+    """
 
     entry_id: str
     field: str
     reason: str
+    fatal: bool = True
 
     def __str__(self) -> str:
-        return f"watchlist entry {self.entry_id!r} can never match: {self.reason}"
+        if self.fatal:
+            return f"watchlist entry {self.entry_id!r} can never match: {self.reason}"
+        return f"watchlist entry {self.entry_id!r}: uncertain field is not judged: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +216,22 @@ def parse_make_model_label(label: str, known_makes: frozenset[str] = frozenset()
 
 
 _MULTIWORD_MAKE_KEYS = frozenset(compact(make) for make in MULTIWORD_MAKES)
+_BODY_WORDS = frozenset(
+    compact(name) for canonical, aliases in BODY_TYPE_ALIASES.items() for name in (canonical, *aliases)
+) | frozenset({"coupe"})
+
+
+def body_type_of_model(model: Sequence[str]) -> str:
+    """The body type a make+model label's model words name (``("silverado", "1500", "crew", "cab")`` → ``pickup``),
+    or ``""``: the longest run of words that is a known body type, the last one if several."""
+    found = ""
+    for start in range(len(model)):
+        for count in range(min(_MAX_BODY_WORDS, len(model) - start), 0, -1):
+            joined = "".join(model[start : start + count])
+            if joined in _BODY_WORDS:
+                found = body_type_key(joined)
+                break
+    return found
 
 
 def _model_matches(wanted: str, model: tuple[str, ...]) -> bool:
@@ -142,13 +243,20 @@ def _in_range(year: int | None, first: int | None, last: int | None) -> bool:
     return year is not None and (first is None or year >= first) and (last is None or year <= last)
 
 
+def _body_head(available: Mapping[str, object]) -> str | None:
+    return next((head for head in BODY_TYPE_HEADS if head in available), None)
+
+
 def _pick_heads(entry: WatchlistEntry, available: Mapping[str, object]) -> dict[str, str | None]:
-    """Field → the head that judges it (None: no loaded head can)."""
+    """Field → the head that judges it (None: no loaded head can); the plate is not a head field."""
     fields = entry.attributes()
     has_make_model = MAKE_MODEL_HEAD in available
-    # With a model or year the make+model head is consulted anyway and its labels carry the make: judging the make
-    # on a second head as well would count the same evidence twice.
-    make_jointly = has_make_model and ("model" in fields or "year" in fields)
+    body_head = _body_head(available) or (MAKE_MODEL_HEAD if has_make_model else None)
+    # When the make+model head is consulted anyway, its labels carry the make: judging the make on a second head as
+    # well would count the same evidence twice.
+    make_jointly = has_make_model and (
+        "model" in fields or "year" in fields or ("body_type" in fields and body_head == MAKE_MODEL_HEAD)
+    )
     picked: dict[str, str | None] = {}
     for name in fields:
         if name == "make":
@@ -161,7 +269,7 @@ def _pick_heads(entry: WatchlistEntry, available: Mapping[str, object]) -> dict[
         elif name == "color":
             picked[name] = COLOR_HEAD if COLOR_HEAD in available else None
         else:
-            picked[name] = next((head for head in BODY_TYPE_HEADS if head in available), None)
+            picked[name] = body_head
     return picked
 
 
@@ -170,7 +278,7 @@ _WANTED_HEAD = {
     "model": repr(MAKE_MODEL_HEAD),
     "year": repr(MAKE_MODEL_HEAD),
     "color": repr(COLOR_HEAD),
-    "body_type": " or ".join(repr(head) for head in BODY_TYPE_HEADS),
+    "body_type": " or ".join(repr(head) for head in (*BODY_TYPE_HEADS, MAKE_MODEL_HEAD)),
 }
 
 
@@ -203,6 +311,8 @@ class _LabelKeys:
         if name not in self._keys:
             if self.head == MAKE_MODEL_HEAD and name == "make":
                 keys = [parsed.make for parsed in self.parsed]
+            elif self.head == MAKE_MODEL_HEAD and name == "body_type":
+                keys = [body_type_of_model(parsed.model) for parsed in self.parsed]
             else:
                 to_key = {"make": make_key, "color": color_key, "body_type": body_type_key}[name]
                 keys = [to_key(label) for label in self.labels]
@@ -210,36 +320,46 @@ class _LabelKeys:
         return self._keys[name]
 
 
-def _field_mask(entry: WatchlistEntry, name: str, labels: _LabelKeys) -> tuple[NDArray[np.bool_], str]:
-    """Which of the head's labels satisfy the entry's field, and a note on how (for the unmatchable report)."""
+def _field_weights(entry: WatchlistEntry, name: str, labels: _LabelKeys) -> tuple[NDArray[np.float32], str]:
+    """The weight (0..1) of each of the head's labels for the entry's field, and a note when none can count."""
     if name == "model":
         wanted = compact(entry.model or "")
-        return np.array([_model_matches(wanted, parsed.model) for parsed in labels.parsed], dtype=np.bool_), ""
+        return np.array([_model_matches(wanted, parsed.model) for parsed in labels.parsed], dtype=np.float32), ""
     if name == "year":
         first, last = entry.year_range or (None, None)
         if not any(parsed.year is not None for parsed in labels.parsed):
-            return np.zeros(len(labels.labels), dtype=np.bool_), "its labels carry no model years"
-        return np.array([_in_range(parsed.year, first, last) for parsed in labels.parsed], dtype=np.bool_), ""
+            return np.zeros(len(labels.labels), dtype=np.float32), "its labels carry no model years"
+        return np.array([_in_range(parsed.year, first, last) for parsed in labels.parsed], dtype=np.float32), ""
+    if name == "color":
+        return color_weights(entry.color or "", entry.color_shade, labels.labels), ""
     if name == "body_type":
         keys = labels.keys(name)
         wanted = body_type_key(entry.body_type or "")
         mask = keys == wanted
         coarse = body_type_fallback(wanted)
         if not mask.any() and coarse is not None:
-            return keys == coarse, ""
-        return mask, ""
-    value = getattr(entry, name)
-    to_key = make_key if name == "make" else color_key
-    return labels.keys(name) == to_key(value), ""
+            mask = keys == coarse
+        if not mask.any() and labels.head == MAKE_MODEL_HEAD and not (keys != "").any():
+            return mask.astype(np.float32), "its labels name no body types"
+        return mask.astype(np.float32), ""
+    return (labels.keys(name) == make_key(entry.make or "")).astype(np.float32), ""
 
 
 @dataclass(frozen=True, slots=True)
 class _HeadGroup:
-    """All entries judged on one head: column j of ``masks`` is entry ``columns[j]``'s joint label mask."""
+    """All entries judged on one head: column j of ``weights`` is entry ``columns[j]``'s joint label weights."""
 
     head: str
-    masks: NDArray[np.float32]
+    weights: NDArray[np.float32]
     columns: NDArray[np.intp]
+
+
+@dataclass(frozen=True, slots=True)
+class _FieldWeights:
+    field: str
+    head: str
+    weights: NDArray[np.float32]
+    uncertain: bool
 
 
 @dataclass(frozen=True)
@@ -249,14 +369,15 @@ class _Plan:
     signature: dict[str, tuple[str, ...]]
     groups: tuple[_HeadGroup, ...]
     matchable: NDArray[np.bool_]
-    thresholds: NDArray[np.float64]
-    field_masks: tuple[tuple[tuple[str, str, NDArray[np.float32]], ...], ...]
-    """Per entry: (field, head, label mask) for the field scores of a match."""
+    field_weights: tuple[tuple[_FieldWeights, ...], ...]
+    """Per entry: every judged field's label weights, for the field scores and breakdown of a match."""
+    factor_heads: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
+    """Per entry: (head, certain fields on it) of each factor."""
     unmatchable: tuple[UnmatchableField, ...]
 
 
 class Matcher:
-    """Matches classifications against watchlist entries.
+    """Matches classifications against watchlist entries; immutable (reloading builds a new one).
 
     Example:
         >>> from classifiers.types import Classification, HeadScores
@@ -280,6 +401,19 @@ class Matcher:
         self.watchlist = entries if isinstance(entries, Watchlist) else Watchlist(tuple(entries))
         self.default_threshold = default_threshold
         self._known_makes = frozenset(compact(entry.make) for entry in self.watchlist if entry.make is not None)
+        self._thresholds = np.array(
+            [default_threshold if e.threshold is None else e.threshold for e in self.entries], dtype=np.float64
+        )
+        self._expires = np.array([e.expires_ts for e in self.entries], dtype=np.float64)
+        self._index = {entry.id: index for index, entry in enumerate(self.entries)}
+        # Plates: entries whose plate gates the match (with a compiled pattern), and those that only a plate gates.
+        self._plates = tuple(
+            (index, plate_regex(e.plate)) for index, e in enumerate(self.entries) if e.plate is not None
+        )
+        self._plate_gates = np.array([PLATE_FIELD in e.certain_fields() for e in self.entries], dtype=np.bool_)
+        self._plate_only = np.array(
+            [PLATE_FIELD in e.certain_fields() and len(e.certain_fields()) == 1 for e in self.entries], dtype=np.bool_
+        )
         # One plan per set of head names (a pipeline that skips a model for some crops alternates between two).
         self._plans: dict[tuple[str, ...], _Plan] = {}
 
@@ -287,29 +421,114 @@ class Matcher:
     def entries(self) -> tuple[WatchlistEntry, ...]:
         return self.watchlist.entries
 
+    def entry(self, entry_id: str) -> WatchlistEntry | None:
+        """The entry with this id, or None."""
+        index = self._index.get(entry_id)
+        return None if index is None else self.entries[index]
+
+    def is_active(self, entry_id: str, now: float) -> bool:
+        """Whether the entry is in this watchlist and not expired at ``now`` (Unix seconds)."""
+        index = self._index.get(entry_id)
+        return index is not None and bool(self._expires[index] > now)
+
+    def threshold(self, entry: WatchlistEntry) -> float:
+        """The score ``entry`` needs."""
+        return self.default_threshold if entry.threshold is None else entry.threshold
+
     def unmatchable_fields(self, heads: Mapping[str, Sequence[str]]) -> list[UnmatchableField]:
         """The entry fields that the given heads (head name → labels) cannot judge; log them at start.
 
-        An entry with such a field never matches: its field needs a head that is not loaded, or its value is not
-        among the head's labels (a make the make classifier does not know, a colour it lacks).
+        A *fatal* one means the entry never matches: a certain field needs a head that is not loaded, or its value
+        is not among the head's labels (a make the make classifier does not know, a colour it lacks and whose
+        neighbours' partial credit cannot reach the threshold). An entry whose only certain field is its plate is
+        reported too: it matches only when a plate reader gives reads.
         """
-        return list(self._plan_for({head: tuple(labels) for head, labels in heads.items()}).unmatchable)
+        problems = list(self._plan_for({head: tuple(labels) for head, labels in heads.items()}).unmatchable)
+        for index in np.flatnonzero(self._plate_only):
+            entry = self.entries[int(index)]
+            reason = f"plate {entry.plate!r} is its only certain field: it matches only with a plate reader"
+            problems.append(UnmatchableField(entry.id, PLATE_FIELD, reason))
+        return problems
 
-    def match(self, classification: Classification) -> list[Match]:
-        """Every entry whose score reaches its threshold, highest score first."""
+    def scores(
+        self, classification: Classification, plate: PlateRead | None = None, now: float | None = None
+    ) -> NDArray[np.float64]:
+        """Every entry's score, in entry order (0 for an entry that cannot match or has expired); vectorised."""
+        return self._scores(classification, plate, now)[0]
+
+    def match(
+        self, classification: Classification, plate: PlateRead | None = None, now: float | None = None
+    ) -> list[Match]:
+        """Every entry whose score reaches its threshold, highest score first.
+
+        Args:
+            classification: the vehicle's (fused) classification.
+            plate: a plate reader's read of the vehicle, if there is a plate reader.
+            now: Unix seconds for the expiry check; default the current time.
+        """
+        scores, plan = self._scores(classification, plate, now)
+        hits = np.flatnonzero((scores >= self._thresholds) & (scores > 0.0))
+        matches = [self._match(int(index), float(scores[index]), plan, classification.heads, plate) for index in hits]
+        matches.sort(key=lambda m: -m.score)
+        return matches
+
+    def _scores(
+        self, classification: Classification, plate: PlateRead | None, now: float | None
+    ) -> tuple[NDArray[np.float64], _Plan]:
         heads = classification.heads
         plan = self._plan_for({name: scores.labels for name, scores in heads.items()})
         scores = plan.matchable.astype(np.float64)
         for group in plan.groups:
-            scores[group.columns] *= heads[group.head].probs @ group.masks
-        hits = np.flatnonzero(scores >= plan.thresholds)
-        matches = [self._match(int(index), float(scores[index]), plan, heads) for index in hits]
-        matches.sort(key=lambda m: -m.score)
-        return matches
+            scores[group.columns] *= heads[group.head].probs @ group.weights
+        if plate is not None:
+            for index, pattern in self._plates:
+                if self._plate_gates[index]:
+                    scores[index] *= plate.score(pattern)
+        else:
+            scores[self._plate_only] = 0.0
+        scores[self._expires <= (time.time() if now is None else now)] = 0.0
+        return scores, plan
 
-    def _match(self, index: int, score: float, plan: _Plan, heads: Mapping[str, HeadScores]) -> Match:
-        field_scores = {name: float(heads[head].probs @ mask) for name, head, mask in plan.field_masks[index]}
-        return Match(self.entries[index], score, field_scores)
+    def _match(
+        self, index: int, score: float, plan: _Plan, heads: Mapping[str, HeadScores], plate: PlateRead | None
+    ) -> Match:
+        entry = self.entries[index]
+        breakdown: list[FieldScore] = []
+        field_scores: dict[str, float] = {}
+        for item in plan.field_weights[index]:
+            head = heads[item.head]
+            contributions = head.probs * item.weights
+            value = float(contributions.sum())
+            field_scores[item.field] = value
+            order = np.argsort(-contributions, kind="stable")[:BREAKDOWN_LABELS]
+            labels = tuple(
+                LabelContribution(head.labels[i], float(head.probs[i]), float(item.weights[i]))
+                for i in order
+                if contributions[i] > 0
+            )
+            breakdown.append(FieldScore(item.field, entry.wanted(item.field), item.head, value, item.uncertain, labels))
+        factors: list[ScoreFactor] = []
+        for head_name, names in plan.factor_heads[index]:
+            weights = np.prod([w.weights for w in plan.field_weights[index] if w.field in names], axis=0)
+            factors.append(ScoreFactor(head_name, names, float(heads[head_name].probs @ weights)))
+        if entry.plate is not None:
+            uncertain = PLATE_FIELD in entry.uncertain
+            if plate is None:
+                note = "not judged: no plate read"
+                breakdown.append(FieldScore(PLATE_FIELD, entry.wanted(PLATE_FIELD), None, None, uncertain, (), note))
+            else:
+                value = plate.score(plate_regex(entry.plate))
+                field_scores[PLATE_FIELD] = value
+                fits = "fits" if plate_regex(entry.plate).match(plate.text) else "does not fit"
+                note = f"read {plate.text} (confidence {plate.confidence:.2f}) {fits}"
+                breakdown.append(
+                    FieldScore(PLATE_FIELD, entry.wanted(PLATE_FIELD), PLATE_READER, value, uncertain, (), note)
+                )
+                if not uncertain:
+                    factors.append(ScoreFactor(PLATE_READER, (PLATE_FIELD,), value))
+        position = {name: i for i, name in enumerate(entry.fields())}
+        breakdown.sort(key=lambda item: position[item.field])
+        return Match(entry, score, field_scores, float(self._thresholds[index]), tuple(factors), tuple(breakdown))
 
     def _plan_for(self, signature: dict[str, tuple[str, ...]]) -> _Plan:
         names = tuple(sorted(signature))
@@ -326,24 +545,30 @@ class Matcher:
 
     def _build_plan(self, signature: dict[str, tuple[str, ...]]) -> _Plan:
         label_keys = {head: _LabelKeys(head, labels, self._known_makes) for head, labels in signature.items()}
-        columns: dict[str, list[tuple[int, NDArray[np.bool_]]]] = {}
+        columns: dict[str, list[tuple[int, NDArray[np.float32]]]] = {}
         matchable = np.zeros(len(self.entries), dtype=np.bool_)
-        field_masks: list[tuple[tuple[str, str, NDArray[np.float32]], ...]] = []
+        field_weights: list[tuple[_FieldWeights, ...]] = []
+        factor_heads: list[tuple[tuple[str, tuple[str, ...]], ...]] = []
         unmatchable: list[UnmatchableField] = []
         for index, entry in enumerate(self.entries):
-            problems, masks = self._entry_masks(entry, label_keys)
+            problems, weights = self._entry_weights(entry, label_keys)
             unmatchable.extend(problems)
-            field_masks.append(tuple((name, head, mask.astype(np.float32)) for name, head, mask in masks))
-            joint: dict[str, NDArray[np.bool_]] = {}
-            for _name, head, mask in masks:
-                joint[head] = joint[head] & mask if head in joint else mask
-            empty = [head for head, mask in joint.items() if not mask.any()]
-            if not problems and empty:
-                fields = "+".join(name for name, head, _ in masks if head == empty[0])
-                described = ", ".join(_describe(entry, name) for name, head, _ in masks if head == empty[0])
-                reason = f"no label of head {empty[0]!r} has {described} together"
-                unmatchable.append(UnmatchableField(entry.id, fields, reason))
-            if problems or empty:
+            field_weights.append(tuple(weights))
+            joint: dict[str, NDArray[np.float32]] = {}
+            fields_on: dict[str, list[str]] = {}
+            for item in weights:
+                if item.uncertain:
+                    continue
+                joint[item.head] = joint[item.head] * item.weights if item.head in joint else item.weights
+                fields_on.setdefault(item.head, []).append(item.field)
+            factor_heads.append(tuple((head, tuple(names)) for head, names in fields_on.items()))
+            fatal = any(problem.fatal for problem in problems)
+            if not fatal:
+                problem = self._joint_problem(entry, joint, fields_on)
+                if problem is not None:
+                    unmatchable.append(problem)
+                    fatal = True
+            if fatal:
                 continue
             matchable[index] = True
             for head, mask in joint.items():
@@ -356,29 +581,50 @@ class Matcher:
             )
             for head, cols in columns.items()
         )
-        thresholds = np.array(
-            [self.default_threshold if e.threshold is None else e.threshold for e in self.entries], dtype=np.float64
-        )
-        return _Plan(signature, groups, matchable, thresholds, tuple(field_masks), tuple(unmatchable))
+        return _Plan(signature, groups, matchable, tuple(field_weights), tuple(factor_heads), tuple(unmatchable))
 
-    def _entry_masks(
+    def _joint_problem(
+        self, entry: WatchlistEntry, joint: Mapping[str, NDArray[np.float32]], fields_on: Mapping[str, list[str]]
+    ) -> UnmatchableField | None:
+        """The reason an entry can never reach its threshold although each field alone can be judged, if any."""
+        empty = [head for head, weights in joint.items() if not weights.any()]
+        if empty:
+            names = fields_on[empty[0]]
+            described = ", ".join(_describe(entry, name) for name in names)
+            reason = f"no label of head {empty[0]!r} has {described} together"
+            return UnmatchableField(entry.id, "+".join(names), reason)
+        best = float(np.prod([weights.max() for weights in joint.values()])) if joint else 1.0
+        threshold = self.threshold(entry)
+        if best < threshold and entry.color is not None and "color" not in entry.uncertain:
+            row = ", ".join(
+                f"{name} {weight:g}" for name, weight in confusion_row(entry.color, entry.color_shade).items()
+            )
+            reason = (
+                f"{_describe(entry, 'color')}: no label of head {COLOR_HEAD!r} matches it; partial credit from "
+                f"neighbouring colours ({row}) reaches at most {best:.2f}, below its threshold {threshold:g}"
+            )
+            return UnmatchableField(entry.id, "color", reason)
+        return None
+
+    def _entry_weights(
         self, entry: WatchlistEntry, label_keys: Mapping[str, _LabelKeys]
-    ) -> tuple[list[UnmatchableField], list[tuple[str, str, NDArray[np.bool_]]]]:
+    ) -> tuple[list[UnmatchableField], list[_FieldWeights]]:
         problems: list[UnmatchableField] = []
-        masks: list[tuple[str, str, NDArray[np.bool_]]] = []
+        weights: list[_FieldWeights] = []
         for name, head in _pick_heads(entry, label_keys).items():
+            uncertain = name in entry.uncertain
             if head is None:
                 loaded = ", ".join(repr(h) for h in label_keys) or "none"
                 reason = (
                     f"{_describe(entry, name)}: needs a {_WANTED_HEAD[name]} classifier head, none is loaded "
                     f"(loaded heads: {loaded})"
                 )
-                problems.append(UnmatchableField(entry.id, name, reason))
+                problems.append(UnmatchableField(entry.id, name, reason, fatal=not uncertain))
                 continue
-            mask, note = _field_mask(entry, name, label_keys[head])
+            mask, note = _field_weights(entry, name, label_keys[head])
             if not mask.any():
                 why = note or f"no label of head {head!r} matches it"
-                problems.append(UnmatchableField(entry.id, name, f"{_describe(entry, name)}: {why}"))
+                problems.append(UnmatchableField(entry.id, name, f"{_describe(entry, name)}: {why}", not uncertain))
                 continue
-            masks.append((name, head, mask))
-        return problems, masks
+            weights.append(_FieldWeights(name, head, mask, uncertain))
+        return problems, weights

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from watchlists.alerts import DEFAULT_TOP_K
 from watchlists.matching import DEFAULT_THRESHOLD
+from watchlists.store import DEFAULT_CHANGES_CHANNEL, DEFAULT_ENTRIES_KEY
 
 DEFAULT_STREAM = "vehiclewatch:alerts"
 DEFAULT_CHANNEL = "vehiclewatch:alerts"
@@ -34,6 +35,28 @@ class WatchlistSettings(BaseModel):
         default=60.0, ge=0.0, description="Seconds between two alerts for the same entry on the same camera."
     )
     top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=20, description="Labels per classifier head kept in an alert.")
+    reload_interval_s: float = Field(
+        default=2.0,
+        gt=0.0,
+        le=3600.0,
+        description=(
+            "Reload cycle: how often the watchlist file, the revision of the Redis-managed entries and expiry times "
+            "are checked. A change notified through Redis is picked up at once; an edited file within this time."
+        ),
+    )
+    redis_entries: bool = Field(
+        default=True,
+        description=(
+            "Also match the entries managed in Redis (`vehiclewatch watchlist add/remove/import`), shared by every "
+            "worker; a Redis entry replaces a file entry with the same id."
+        ),
+    )
+    redis_key: str = Field(
+        default=DEFAULT_ENTRIES_KEY, min_length=1, description="Redis hash of the managed entries (id → entry JSON)."
+    )
+    redis_channel: str = Field(
+        default=DEFAULT_CHANGES_CHANNEL, min_length=1, description="Redis channel announcing changes to the entries."
+    )
 
 
 class AlertSettings(BaseModel):

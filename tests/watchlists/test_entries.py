@@ -89,8 +89,8 @@ def test_several_errors_are_counted_on_one_line() -> None:
 
 
 def test_error_names_the_entry_index_further_down() -> None:
-    with pytest.raises(WatchlistError, match=r"^w\.yaml: entry 2 \(id 'c'\): unknown key 'plate'"):
-        parse_watchlist([{"id": "a", "make": "BMW"}, {"id": "b", "make": "Audi"}, {"id": "c", "plate": "X"}], "w.yaml")
+    with pytest.raises(WatchlistError, match=r"^w\.yaml: entry 2 \(id 'c'\): unknown key 'vin'"):
+        parse_watchlist([{"id": "a", "make": "BMW"}, {"id": "b", "make": "Audi"}, {"id": "c", "vin": "X"}], "w.yaml")
 
 
 def test_duplicate_ids_are_rejected() -> None:
@@ -110,7 +110,7 @@ def test_duplicate_ids_are_rejected_in_code_too() -> None:
         ("", "the file is empty (write 'entries: []' for an empty watchlist)"),
         ("entries: [", "not valid YAML"),
         ("entries:\n  - id: a\n   make: x\n", "not valid YAML"),
-        ("cameras: []\nentries: []\n", "unknown top-level key 'cameras' (expected 'entries')"),
+        ("cameras: []\nentries: []\n", "unknown top-level key 'cameras' (expected 'entries', 'version')"),
         ("other: 1\n", "unknown top-level key 'other'"),
         ("42\n", "expected a list of entries, got int"),
         ("entries: {id: a}\n", "expected a list of entries, got dict"),
