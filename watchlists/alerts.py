@@ -1,18 +1,20 @@
 """The alert message: what a watchlist match publishes to Redis, as versioned JSON.
 
 Consumers check ``schema_version`` and de-duplicate on ``alert_id`` (a publish retried after a lost reply can
-deliver the same alert twice).
+deliver the same alert twice). Version 2 added the entry's priority, source, plate and expiry, the threshold, the
+score's factors and the per-field breakdown; version-1 messages still parse (those fields take their defaults).
+:func:`alert_json_schema` gives the JSON Schema (``vehiclewatch watchlist schema alert``).
 
-Example of the JSON (one line on the wire)::
+Example of the JSON (one line on the wire; see docs/alerts.md for a whole one)::
 
-    {"schema_version": 1, "alert_id": "0190f5d2-6b8e-7c3a-9f1e-2b4c6d8e0a1b",
+    {"schema_version": 2, "alert_id": "0190f5d2-6b8e-7c3a-9f1e-2b4c6d8e0a1b",
      "captured_at": "2024-07-01T12:00:00.250000Z", "published_at": "2024-07-01T12:00:00.310000Z",
      "camera_id": "gate", "frame_index": 1234, "box": {"x1": 410.0, "y1": 220.5, "x2": 690.0, "y2": 400.0},
      "detector_class": "car", "detector_confidence": 0.91,
      "classifications": {"make": [{"label": "Honda", "prob": 0.82}, ...], "color": [...]},
-     "entry": {"id": "stolen-civic", "description": "Silver Honda Civic"}, "score": 0.71,
-     "field_scores": {"make": 0.82, "color": 0.87}, "snapshot_key": "vehiclewatch:snapshot:0190f5d2-...",
-     "track_id": null, "views_fused": null}
+     "entry": {"id": "stolen-civic", "description": "Silver Honda Civic", "priority": "high", ...}, "score": 0.71,
+     "threshold": 0.5, "field_scores": {"make": 0.82, "color": 0.87}, "factors": [...], "breakdown": [...],
+     "snapshot_key": "vehiclewatch:snapshot:0190f5d2-...", "track_id": null, "views_fused": null}
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from numpy.typing import NDArray
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from classifiers.types import Classification
+from watchlists.entries import Priority
 from watchlists.matching import Match
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
 DEFAULT_TOP_K = 3
 
 _id_lock = threading.Lock()
@@ -91,14 +94,56 @@ class EntryRef(BaseModel):
 
     id: str = Field(description="Entry id from the watchlist.")
     description: str = Field(default="", description="Entry description from the watchlist.")
+    priority: Priority = Field(default=Priority.NORMAL, description="Entry priority: low, normal, high, critical.")
+    source: str | None = Field(default=None, description="Where the entry came from (agency, alert number).")
+    plate: str | None = Field(
+        default=None, description="The entry's plate or partial plate pattern ('?' one character, '*' any run)."
+    )
+    expires_at: AwareDatetime | None = Field(default=None, description="When the entry expires (UTC), or null.")
 
 
-class Alert(BaseModel):
-    """A watchlist match, as published (schema version 1)."""
+class LabelShare(BaseModel):
+    """One label's part in a field score: prob × weight (weight below 1: a confusable colour's partial credit)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Message schema version.")
+    label: str = Field(description="Label of the classifier head.")
+    prob: float = Field(ge=0.0, le=1.0, description="Probability the head gives to the label.")
+    weight: float = Field(ge=0.0, le=1.0, description="How much the label counts for the field (1: it is the value).")
+
+
+class FieldExplanation(BaseModel):
+    """Why one field of the entry scored what it did."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str = Field(description="make, model, color, body_type, year or plate.")
+    wanted: str = Field(description="What the entry asks for, e.g. 'dark blue', '2015-2017', '*7XK* (partial)'.")
+    head: str | None = Field(
+        description="Classifier head that judged it ('plate_reader' for plates); null: not judged."
+    )
+    score: float | None = Field(ge=0.0, le=1.0, description="The field's own probability mass; null: not judged.")
+    uncertain: bool = Field(default=False, description="Marked uncertain in the entry: shown, not part of the score.")
+    labels: list[LabelShare] = Field(default_factory=list, description="Labels that contributed most, largest first.")
+    note: str = Field(default="", description="How it was judged, when that needs saying.")
+
+
+class ScoreFactorRef(BaseModel):
+    """One factor of the score: the joint mass one head gives to the entry's certain fields on it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    head: str = Field(description="Classifier head (or 'plate_reader').")
+    fields: list[str] = Field(description="The entry's fields judged together on that head.")
+    score: float = Field(ge=0.0, le=1.0, description="Their joint probability mass.")
+
+
+class Alert(BaseModel):
+    """A watchlist match, as published (schema version 2; version-1 messages parse too)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1, 2] = Field(default=SCHEMA_VERSION, description="Message schema version.")
     alert_id: str = Field(default_factory=new_alert_id, description="Unique, time-sortable id (UUIDv7).")
     captured_at: AwareDatetime = Field(description="When the frame was captured (UTC).")
     published_at: AwareDatetime | None = Field(
@@ -113,8 +158,13 @@ class Alert(BaseModel):
         default_factory=dict, description="Classifier head → its top-k labels with probabilities."
     )
     entry: EntryRef = Field(description="The matched watchlist entry.")
-    score: float = Field(ge=0.0, le=1.0, description="Match score (see watchlists.matching).")
+    score: float = Field(ge=0.0, le=1.0, description="Match score: the product of the factors (watchlists.matching).")
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="The threshold the score reached.")
     field_scores: dict[str, float] = Field(default_factory=dict, description="Field → its own probability mass.")
+    factors: list[ScoreFactorRef] = Field(default_factory=list, description="Factors whose product is the score.")
+    breakdown: list[FieldExplanation] = Field(
+        default_factory=list, description="Per field: the head, its score and the labels behind it."
+    )
     snapshot_key: str | None = Field(default=None, description="Redis key of the JPEG crop (expires), or null.")
     track_id: int | None = Field(default=None, description="Tracker id of the vehicle, when tracking is on.")
     views_fused: int | None = Field(
@@ -134,6 +184,16 @@ class Alert(BaseModel):
     def from_json(cls, data: str | bytes) -> Alert:
         """Parses and validates a message; raises pydantic's ``ValidationError`` (a ``ValueError``) when malformed."""
         return cls.model_validate_json(data)
+
+
+def _unit(value: float) -> float:
+    """Clipped to [0, 1]: float32 sums can land a hair outside."""
+    return min(max(float(value), 0.0), 1.0)
+
+
+def alert_json_schema() -> dict[str, Any]:
+    """The JSON Schema of an alert message (as validated when parsing)."""
+    return Alert.model_json_schema(mode="validation")
 
 
 def utc_datetime(timestamp: float) -> datetime:
@@ -184,9 +244,30 @@ def build_alert(
             head: [LabelProb(label=s.label, prob=min(max(s.prob, 0.0), 1.0)) for s in scores]
             for head, scores in classification.top(top_k).items()
         },
-        entry=EntryRef(id=match.entry.id, description=match.entry.description),
-        score=min(max(match.score, 0.0), 1.0),
+        entry=EntryRef(
+            id=match.entry.id,
+            description=match.entry.description,
+            priority=match.entry.priority,
+            source=match.entry.source,
+            plate=match.entry.plate,
+            expires_at=match.entry.expires_at,
+        ),
+        score=_unit(match.score),
+        threshold=_unit(match.threshold),
         field_scores=match.field_scores,
+        factors=[ScoreFactorRef(head=f.head, fields=list(f.fields), score=_unit(f.score)) for f in match.factors],
+        breakdown=[
+            FieldExplanation(
+                field=item.field,
+                wanted=item.wanted,
+                head=item.head,
+                score=None if item.score is None else _unit(item.score),
+                uncertain=item.uncertain,
+                labels=[LabelShare(label=c.label, prob=_unit(c.prob), weight=_unit(c.weight)) for c in item.labels],
+                note=item.note,
+            )
+            for item in match.breakdown
+        ],
         track_id=track_id,
         views_fused=views_fused,
     )

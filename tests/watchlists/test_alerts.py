@@ -12,9 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from classifiers.types import Classification, HeadScores
-from watchlists.alerts import Alert, Box, EntryRef, build_alert, new_alert_id
+from watchlists.alerts import Alert, Box, EntryRef, alert_json_schema, build_alert, new_alert_id
 from watchlists.entries import WatchlistEntry
-from watchlists.matching import Match
+from watchlists.matching import Match, Matcher
 
 
 def make_alert(**overrides: object) -> Alert:
@@ -41,7 +41,7 @@ def test_json_round_trip() -> None:
     assert Alert.from_json(text) == alert
     assert Alert.from_json(text.encode()) == alert
     data = json.loads(text)
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["track_id"] is None
     assert data["box"] == {"x1": 410.0, "y1": 220.5, "x2": 690.0, "y2": 400.0}
     assert data["captured_at"] == "2024-07-01T12:00:00.250000Z"
@@ -57,7 +57,8 @@ def test_times_are_utc() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"schema_version": 2}, "schema_version"),
+        ({"schema_version": 3}, "schema_version"),
+        ({"schema_version": 1, "threshold": 2.0}, "threshold"),
         ({"captured_at": datetime(2024, 7, 1, 12, 0)}, "timezone"),  # naive datetimes are refused
         ({"surprise": 1}, "Extra inputs are not permitted"),
         ({"score": 1.5}, "score"),
@@ -118,3 +119,79 @@ def test_build_alert_from_a_match() -> None:
         None,
     )
     assert Alert.from_json(alert.to_json()) == alert
+
+
+def test_version_1_messages_still_parse() -> None:
+    """A message written before version 2 (no priority, threshold, factors or breakdown) reads with defaults."""
+    data = json.loads(make_alert().to_json())
+    for key in ("threshold", "factors", "breakdown"):
+        del data[key]
+    data["entry"] = {"id": "stolen-civic", "description": "Silver Honda Civic"}
+    alert = Alert.from_json(json.dumps(data | {"schema_version": 1}))
+    assert (alert.schema_version, alert.entry.priority, alert.threshold, alert.breakdown) == (1, "normal", None, [])
+
+
+def test_build_alert_carries_the_entry_and_the_breakdown() -> None:
+    """A real match: entry priority/source/plate/expiry, threshold, factors and per-field labels go into the alert."""
+    entry = WatchlistEntry(
+        id="amber-7",
+        description="silver Honda, partial plate 7XK",
+        make="Honda",
+        color="silver",
+        plate="*7XK*",
+        priority="critical",
+        source="CA DOJ",
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    classification = Classification(
+        {
+            "make": HeadScores("make", ("Honda", "Ford"), np.array([0.8, 0.2], np.float32)),
+            "color": HeadScores("color", ("white", "silver", "red"), np.array([0.5, 0.45, 0.05], np.float32)),
+        }
+    )
+    [match] = Matcher([entry], default_threshold=0.4).match(classification, now=0.0)
+    alert = build_alert(
+        match=match,
+        camera_id="gate",
+        frame_index=1,
+        captured_at=1_700_000_000.0,
+        box=(0, 0, 10, 10),
+        detector_class="car",
+        detector_confidence=0.9,
+        classification=classification,
+    )
+    assert alert.entry == EntryRef(
+        id="amber-7",
+        description="silver Honda, partial plate 7XK",
+        priority="critical",
+        source="CA DOJ",
+        plate="*7XK*",
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    colour = 0.45 + 0.4 * 0.5  # silver itself, and white's partial credit
+    assert alert.score == pytest.approx(0.8 * colour, rel=1e-5)
+    assert alert.threshold == 0.4
+    assert [(f.head, f.fields, round(f.score, 4)) for f in alert.factors] == [
+        ("make", ["make"], 0.8),
+        ("color", ["color"], round(colour, 4)),
+    ]
+    make, color, plate = alert.breakdown
+    assert (make.field, make.wanted, make.head, [x.label for x in make.labels]) == ("make", "Honda", "make", ["Honda"])
+    assert [x.label for x in color.labels] == ["silver", "white"]
+    assert [(x.prob, x.weight) for x in color.labels] == pytest.approx([(0.45, 1.0), (0.5, 0.4)])
+    assert (plate.field, plate.wanted, plate.head, plate.score, plate.note) == (
+        "plate",
+        "*7XK* (partial)",
+        None,
+        None,
+        "not judged: no plate read",
+    )
+    assert Alert.from_json(alert.to_json()) == alert
+
+
+def test_json_schema_describes_every_field() -> None:
+    schema = alert_json_schema()
+    assert schema["properties"]["schema_version"]["enum"] == [1, 2]
+    assert set(schema["required"]) >= {"captured_at", "camera_id", "entry", "score"}
+    assert "breakdown" in schema["properties"]
+    assert "FieldExplanation" in schema["$defs"]
