@@ -178,7 +178,7 @@ def test_build_alert_carries_the_entry_and_the_breakdown() -> None:
     make, color, plate = alert.breakdown
     assert (make.field, make.wanted, make.head, [x.label for x in make.labels]) == ("make", "Honda", "make", ["Honda"])
     assert [x.label for x in color.labels] == ["silver", "white"]
-    assert [(x.prob, x.weight) for x in color.labels] == pytest.approx([(0.45, 1.0), (0.5, 0.4)])
+    assert [v for x in color.labels for v in (x.prob, x.weight)] == pytest.approx([0.45, 1.0, 0.5, 0.4])
     assert (plate.field, plate.wanted, plate.head, plate.score, plate.note) == (
         "plate",
         "*7XK* (partial)",
