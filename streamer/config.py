@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -76,6 +76,10 @@ class ServiceSettings(BaseSettings):
             seen.add(camera.id)
         return self
 
+    # The YAML file arrives as init kwargs (see load_settings), so the environment ranks above it; _FlagsFirst
+    # re-applies command-line flags, which rank above the environment.
+    _init_ranks_first: ClassVar[bool] = False
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -85,23 +89,13 @@ class ServiceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
         file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The YAML file arrives as init kwargs (see load_settings), so environment variables must rank above them.
-        return env_settings, init_settings
+        return (init_settings, env_settings) if cls._init_ranks_first else (env_settings, init_settings)
 
 
 class _FlagsFirst(ServiceSettings):
     """The same settings with init values (command-line flags) ranked above the environment."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],  # noqa: ARG003
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
-        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings
+    _init_ranks_first: ClassVar[bool] = True
 
 
 def _describe(error: ErrorDetails) -> str:
