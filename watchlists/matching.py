@@ -216,7 +216,7 @@ def parse_make_model_label(label: str, known_makes: frozenset[str] = frozenset()
 
 
 _MULTIWORD_MAKE_KEYS = frozenset(compact(make) for make in MULTIWORD_MAKES)
-_BODY_WORDS = frozenset(
+BODY_WORDS: frozenset[str] = frozenset(
     compact(name) for canonical, aliases in BODY_TYPE_ALIASES.items() for name in (canonical, *aliases)
 ) | frozenset({"coupe"})
 
@@ -228,7 +228,7 @@ def body_type_of_model(model: Sequence[str]) -> str:
     for start in range(len(model)):
         for count in range(min(_MAX_BODY_WORDS, len(model) - start), 0, -1):
             joined = "".join(model[start : start + count])
-            if joined in _BODY_WORDS:
+            if joined in BODY_WORDS:
                 found = body_type_key(joined)
                 break
     return found
