@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from streamer.cli_watchlist import watchlist
 from streamer.config import ConfigError, configure_logging, load_settings
 from streamer.redaction import redact_text
 
@@ -128,6 +129,9 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="vehiclewatch")
 def main() -> None:
     """vehiclewatch: real-time vehicle recognition from camera streams, with watchlist alerts on Redis."""
+
+
+main.add_command(watchlist)
 
 
 # --- run ---------------------------------------------------------------------------------------------------------

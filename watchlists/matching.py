@@ -234,12 +234,12 @@ def body_type_of_model(model: Sequence[str]) -> str:
     return found
 
 
-def _model_matches(wanted: str, model: tuple[str, ...]) -> bool:
+def model_matches(wanted: str, model: tuple[str, ...]) -> bool:
     """Whether the label's model is the wanted model, or begins with it word-wise ("3 Series" ⊂ "3 Series Sedan")."""
     return any("".join(model[:count]) == wanted for count in range(1, len(model) + 1))
 
 
-def _in_range(year: int | None, first: int | None, last: int | None) -> bool:
+def in_range(year: int | None, first: int | None, last: int | None) -> bool:
     return year is not None and (first is None or year >= first) and (last is None or year <= last)
 
 
@@ -324,12 +324,12 @@ def _field_weights(entry: WatchlistEntry, name: str, labels: _LabelKeys) -> tupl
     """The weight (0..1) of each of the head's labels for the entry's field, and a note when none can count."""
     if name == "model":
         wanted = compact(entry.model or "")
-        return np.array([_model_matches(wanted, parsed.model) for parsed in labels.parsed], dtype=np.float32), ""
+        return np.array([model_matches(wanted, parsed.model) for parsed in labels.parsed], dtype=np.float32), ""
     if name == "year":
         first, last = entry.year_range or (None, None)
         if not any(parsed.year is not None for parsed in labels.parsed):
             return np.zeros(len(labels.labels), dtype=np.float32), "its labels carry no model years"
-        return np.array([_in_range(parsed.year, first, last) for parsed in labels.parsed], dtype=np.float32), ""
+        return np.array([in_range(parsed.year, first, last) for parsed in labels.parsed], dtype=np.float32), ""
     if name == "color":
         return color_weights(entry.color or "", entry.color_shade, labels.labels), ""
     if name == "body_type":
