@@ -452,6 +452,8 @@ def schema(what: str) -> None:
 )
 @click.option("--json-out", type=click.Path(path_type=Path, dir_okay=False), help="Write the figures as JSON.")
 @click.option("--limit", type=int, help="Use only the first N images (a quick look).")
+@click.option("--path-column", default="path", show_default=True, help="CSV column with the image paths.")
+@click.option("--exact-colors", is_flag=True, help="No partial credit for confusable colours (to compare).")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Images per inference call.")
 def evaluate(
     data_path: Path,
@@ -462,6 +464,8 @@ def evaluate(
     plot: Path | None,
     json_out: Path | None,
     limit: int | None,
+    path_column: str,
+    exact_colors: bool,
     batch_size: int,
 ) -> None:
     """Precision and recall of the watchlist's alerts on a labelled image set, per entry and overall."""
@@ -486,8 +490,10 @@ def evaluate(
     if not files:
         _fail(f"no classifier: give --classifier FILE or --models DIR (or set {MODELS_ENV})")
     with _clear_errors():
-        matcher = Matcher(load_watchlist(watchlist_path), default_threshold or DEFAULT_THRESHOLD)
-        data = load_labelled(data_path)
+        matcher = Matcher(
+            load_watchlist(watchlist_path), default_threshold or DEFAULT_THRESHOLD, color_confusion=not exact_colors
+        )
+        data = load_labelled(data_path, path_column=path_column)
         items = data.items[:limit] if limit else data.items
         settings = ClassifierSettings(models=tuple({"model": str(p), "providers": ("cpu",)} for p in files))
         bank = ClassifierBank.from_settings(settings)

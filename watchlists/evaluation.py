@@ -6,8 +6,9 @@ a crop (make and make+model heads reconciled as for a tracked vehicle), and matc
 
 * Truth: an image *is* an entry's vehicle when its labels satisfy every certain field of the entry (make and body
   type through the alias tables, the model as the matcher reads it — "Silverado 1500" is a "Silverado" —, the year
-  in the range, the colour's base). An entry whose certain fields the set has no column for (a plate, a colour on a
-  set without colours) is reported as not evaluable.
+  in the range, the colour's base). An image labelled ``unknown``/``unsure`` for one of those fields is left out of
+  that entry's figures. An entry whose certain fields the set has no column for (a plate, a colour on a set without
+  colours) is reported as not evaluable.
 * Alert: the entry's score reaches its threshold (its own, or the watchlist default).
 * Per entry: precision (alerts that were right), recall (vehicles that raised an alert), and the counts; overall:
   the same over all (image, entry) pairs (micro average), and the mean of the per-entry figures (macro).
@@ -169,17 +170,27 @@ def _field_truth(entry: WatchlistEntry, name: str, value: str) -> bool:
     return color_key(value) == color_key(entry.color or "")
 
 
-def entry_truth(entry: WatchlistEntry, rows: Sequence[Mapping[str, str]]) -> tuple[NDArray[np.bool_] | None, str]:
-    """Which rows are the entry's vehicle (all certain fields hold), or None and why it cannot be told."""
+UNKNOWN_VALUES: frozenset[str] = frozenset({"", "unknown", "unsure", "unk", "n/a", "na", "?"})
+"""Label values that say the labeller could not tell: such a row is left out of that entry's figures."""
+
+
+def entry_truth(
+    entry: WatchlistEntry, rows: Sequence[Mapping[str, str]]
+) -> tuple[NDArray[np.bool_] | None, NDArray[np.bool_], str]:
+    """Which rows are the entry's vehicle (all certain fields hold), which rows can tell (no field labelled
+    unknown), or None and why the set cannot tell at all."""
     columns = set(rows[0]) if rows else set()
+    known = np.ones(len(rows), dtype=np.bool_)
     missing = [name for name in entry.certain_fields() if FIELD_COLUMNS.get(name) not in columns]
     if missing:
-        return None, f"the set has no labels for {', '.join(missing)}"
+        return None, known, f"the set has no labels for {', '.join(missing)}"
     truth = np.ones(len(rows), dtype=np.bool_)
     for name in entry.certain_fields():
         column = FIELD_COLUMNS[name]
-        truth &= np.array([_field_truth(entry, name, row.get(column, "")) for row in rows], dtype=np.bool_)
-    return truth, ""
+        values = [row.get(column, "") for row in rows]
+        known &= np.array([value.strip().lower() not in UNKNOWN_VALUES for value in values], dtype=np.bool_)
+        truth &= np.array([_field_truth(entry, name, value) for value in values], dtype=np.bool_)
+    return truth, known, ""
 
 
 def _counts(alerts: NDArray[np.bool_], truth: NDArray[np.bool_]) -> Counts:
@@ -211,13 +222,16 @@ def evaluate_matching(
     results: list[EntryResult] = []
     evaluable: list[int] = []
     truths: list[NDArray[np.bool_]] = []
+    knowns: list[NDArray[np.bool_]] = []
     for index, entry in enumerate(entries):
         threshold = matcher.threshold(entry)
-        truth, reason = entry_truth(entry, rows)
+        truth, known, reason = entry_truth(entry, rows)
         if truth is None:
             results.append(EntryResult(entry.id, entry.description, threshold, False, reason))
             continue
-        alerts = (scores[:, index] >= threshold) & (scores[:, index] > 0)
+        # Rows whose labels cannot tell neither count for nor against the entry.
+        alerts = (scores[:, index] >= threshold) & (scores[:, index] > 0) & known
+        truth &= known
         results.append(
             EntryResult(
                 entry.id,
@@ -232,6 +246,7 @@ def evaluate_matching(
         )
         evaluable.append(index)
         truths.append(truth)
+        knowns.append(known)
     judged = [r for r in results if r.evaluable]
     overall = Counts(
         sum(r.counts.tp for r in judged), sum(r.counts.fp for r in judged), sum(r.counts.fn for r in judged)
@@ -241,7 +256,7 @@ def evaluate_matching(
     curve: list[CurvePoint] = []
     if evaluable:
         truth_matrix = np.stack(truths, axis=1)
-        sub = scores[:, evaluable]
+        sub = np.where(np.stack(knowns, axis=1), scores[:, evaluable], 0.0)
         for threshold in thresholds:
             alerts = (sub >= threshold) & (sub > 0)
             counts = _counts(alerts, truth_matrix)

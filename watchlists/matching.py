@@ -320,7 +320,9 @@ class _LabelKeys:
         return self._keys[name]
 
 
-def _field_weights(entry: WatchlistEntry, name: str, labels: _LabelKeys) -> tuple[NDArray[np.float32], str]:
+def _field_weights(
+    entry: WatchlistEntry, name: str, labels: _LabelKeys, confusion: bool = True
+) -> tuple[NDArray[np.float32], str]:
     """The weight (0..1) of each of the head's labels for the entry's field, and a note when none can count."""
     if name == "model":
         wanted = compact(entry.model or "")
@@ -331,7 +333,8 @@ def _field_weights(entry: WatchlistEntry, name: str, labels: _LabelKeys) -> tupl
             return np.zeros(len(labels.labels), dtype=np.float32), "its labels carry no model years"
         return np.array([in_range(parsed.year, first, last) for parsed in labels.parsed], dtype=np.float32), ""
     if name == "color":
-        return color_weights(entry.color or "", entry.color_shade, labels.labels), ""
+        weights = color_weights(entry.color or "", entry.color_shade, labels.labels)
+        return (weights if confusion else (weights >= 1.0).astype(np.float32)), ""
     if name == "body_type":
         keys = labels.keys(name)
         wanted = body_type_key(entry.body_type or "")
@@ -388,18 +391,25 @@ class Matcher:
     """
 
     def __init__(
-        self, entries: Watchlist | Sequence[WatchlistEntry], default_threshold: float = DEFAULT_THRESHOLD
+        self,
+        entries: Watchlist | Sequence[WatchlistEntry],
+        default_threshold: float = DEFAULT_THRESHOLD,
+        *,
+        color_confusion: bool = True,
     ) -> None:
         """
         Args:
             entries: the watchlist (ids must be unique).
             default_threshold: score an entry without its own ``threshold`` needs, in (0, 1]. Lower catches
                 vehicles the classifiers are unsure of, at the cost of more false alerts.
+            color_confusion: give confusable colours partial credit (:mod:`watchlists.colors`); False counts only
+                the colour's own labels (to measure what the table brings).
         """
         if not 0.0 < default_threshold <= 1.0:
             raise ValueError(f"default_threshold must be in (0, 1], got {default_threshold}")
         self.watchlist = entries if isinstance(entries, Watchlist) else Watchlist(tuple(entries))
         self.default_threshold = default_threshold
+        self.color_confusion = color_confusion
         self._known_makes = frozenset(compact(entry.make) for entry in self.watchlist if entry.make is not None)
         self._thresholds = np.array(
             [default_threshold if e.threshold is None else e.threshold for e in self.entries], dtype=np.float64
@@ -621,7 +631,7 @@ class Matcher:
                 )
                 problems.append(UnmatchableField(entry.id, name, reason, fatal=not uncertain))
                 continue
-            mask, note = _field_weights(entry, name, label_keys[head])
+            mask, note = _field_weights(entry, name, label_keys[head], self.color_confusion)
             if not mask.any():
                 why = note or f"no label of head {head!r} matches it"
                 problems.append(UnmatchableField(entry.id, name, f"{_describe(entry, name)}: {why}", not uncertain))
