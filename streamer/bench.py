@@ -35,6 +35,8 @@ class BenchOptions:
     watchlist: Path | None = None
     compare_tracking: bool = True
     """With classifiers: run end to end with tracking off and on (else once, as configured)."""
+    repeat: int = 1
+    """End-to-end runs, each followed by a detector-alone run; medians are compared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ class BenchReport:
     frames_end_to_end: int
     decode_fps: float
     detector_alone_fps: list[float]
-    end_to_end_fps: float
+    end_to_end_runs: list[float]
     stages: dict[str, StageTime] = field(default_factory=dict)
     vehicles: int = 0
     crops_classified: int = 0
@@ -95,7 +97,11 @@ class BenchReport:
 
     @property
     def detector_fps(self) -> float:
-        return float(np.mean(self.detector_alone_fps))
+        return float(np.median(self.detector_alone_fps))
+
+    @property
+    def end_to_end_fps(self) -> float:
+        return float(np.median(self.end_to_end_runs))
 
     @property
     def ratio(self) -> float:
@@ -103,7 +109,8 @@ class BenchReport:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["detector_alone_fps_mean"] = self.detector_fps
+        out["detector_alone_fps_median"] = self.detector_fps
+        out["end_to_end_fps_median"] = self.end_to_end_fps
         out["ratio"] = self.ratio
         for run, figures in zip(self.tracking_runs, out["tracking_runs"], strict=True):
             figures["calls_per_vehicle_frame"] = run.calls_per_vehicle_frame
@@ -117,11 +124,11 @@ class BenchReport:
             f"detector         {self.detector} (batch {self.max_batch})",
             f"classifiers      {', '.join(self.classifiers) or 'none'}",
             f"decode alone     {self.decode_fps:8.1f} frames/s",
-            "detector alone   "
-            + f"{self.detector_fps:8.1f} frames/s  (runs: {', '.join(f'{v:.1f}' for v in self.detector_alone_fps)};"
-            + f" {self.frames_detector_alone} frames)",
-            f"end-to-end       {self.end_to_end_fps:8.1f} frames/s  ({self.frames_end_to_end} frames)",
-            f"ratio            {self.ratio:8.3f}  (end-to-end / detector alone)",
+            f"detector alone   {self.detector_fps:8.1f} frames/s  median (runs: "
+            + f"{', '.join(f'{v:.1f}' for v in self.detector_alone_fps)}; {self.frames_detector_alone} frames)",
+            f"end-to-end       {self.end_to_end_fps:8.1f} frames/s  median (runs: "
+            + f"{', '.join(f'{v:.1f}' for v in self.end_to_end_runs)}; {self.frames_end_to_end} frames)",
+            f"ratio            {self.ratio:8.3f}  (median end-to-end / median detector alone)",
             f"vehicles {self.vehicles}, crops classified {self.crops_classified}, alerts {self.alerts}",
             "stage            calls   ms/call  ms/frame",
         ]
@@ -247,16 +254,22 @@ def run_benchmark(options: BenchOptions) -> BenchReport:
     frames, decode_fps = decode_frames(options.video, options.frames)
     detector = YoloDetector.from_settings(settings.detector)
     batch = detector.max_batch
-    first = time_detector(detector, frames, batch)
+    # Detector-alone runs bracket every end-to-end run, and medians are compared: on a shared machine the load
+    # changes from minute to minute, and this keeps both figures under the same conditions.
+    detector_runs = [time_detector(detector, frames, batch)]
+    e2e_runs: list[float] = []
     runs: list[TrackingRun] = []
-    if options.compare_tracking and settings.classifiers.models:
-        # Off first, then on: the report's main figures are those of the run with tracking on (the default).
-        for tracking in (False, True):
-            service, e2e_fps, e2e_frames = run_end_to_end(options, tracking)
-            runs.append(_tracking_run(service, tracking, e2e_fps, e2e_frames))
-    else:
-        service, e2e_fps, e2e_frames = run_end_to_end(options)
-    second = time_detector(detector, frames, batch)
+    for _ in range(options.repeat):
+        runs = []
+        if options.compare_tracking and settings.classifiers.models:
+            # Off first, then on: the report's main figures are those of the run with tracking on (the default).
+            for tracking in (False, True):
+                service, e2e_fps, e2e_frames = run_end_to_end(options, tracking)
+                runs.append(_tracking_run(service, tracking, e2e_fps, e2e_frames))
+        else:
+            service, e2e_fps, e2e_frames = run_end_to_end(options)
+        e2e_runs.append(e2e_fps)
+        detector_runs.append(time_detector(detector, frames, batch))
 
     stages: dict[str, StageTime] = {}
     totals = _histogram_totals(service, "vehiclewatch_stage_seconds")
@@ -272,8 +285,8 @@ def run_benchmark(options: BenchOptions) -> BenchReport:
         frames_detector_alone=len(frames),
         frames_end_to_end=e2e_frames,
         decode_fps=decode_fps,
-        detector_alone_fps=[first, second],
-        end_to_end_fps=e2e_fps,
+        detector_alone_fps=detector_runs,
+        end_to_end_runs=e2e_runs,
         stages=stages,
         vehicles=_counter_total(service, "vehiclewatch_vehicles_detected_total"),
         crops_classified=_counter_total(service, "vehiclewatch_crops_classified_total"),

@@ -425,6 +425,9 @@ def config_reference() -> None:
 @click.option("--no-classifiers", is_flag=True, help="Detector only (measures the pipeline's own overhead).")
 @click.option("--max-batch", type=int, default=1, show_default=True, help="Detector batch (dynamic-batch models).")
 @click.option("--frames", type=int, default=300, show_default=True, help="Most frames of VIDEO to use.")
+@click.option(
+    "--repeat", type=click.IntRange(1), default=1, show_default=True, help="End-to-end runs (medians are compared)."
+)
 @click.option("--watchlist", type=click.Path(path_type=Path, dir_okay=False), help="Watchlist to match (optional).")
 @click.option("--plot", type=click.Path(path_type=Path, dir_okay=False), help="Write a PNG of the figures.")
 @click.option("--json-out", type=click.Path(path_type=Path, dir_okay=False), help="Write the figures as JSON.")
@@ -436,6 +439,7 @@ def bench(
     no_classifiers: bool,
     max_batch: int,
     frames: int,
+    repeat: int,
     watchlist: Path | None,
     plot: Path | None,
     json_out: Path | None,
@@ -451,7 +455,9 @@ def bench(
         overrides["classifiers"] = {"models": []}
     overrides["detector"]["max_batch"] = max_batch
     with clear_errors():
-        report = run_benchmark(BenchOptions(video=video, frames=frames, overrides=overrides, watchlist=watchlist))
+        report = run_benchmark(
+            BenchOptions(video=video, frames=frames, overrides=overrides, watchlist=watchlist, repeat=repeat)
+        )
     click.echo(report.render())
     if plot is not None:
         report.plot(plot)
