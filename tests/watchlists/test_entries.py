@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from watchlists.entries import Watchlist, WatchlistEntry, WatchlistError, load_watchlist, parse_watchlist
+from watchlists.entries import (
+    Watchlist,
+    WatchlistEntry,
+    WatchlistError,
+    collect_entries,
+    dump_watchlist,
+    load_watchlist,
+    parse_watchlist,
+)
 
 GOOD_FILE = """\
 entries:
@@ -143,3 +153,101 @@ def test_open_year_ranges() -> None:
     assert WatchlistEntry(id="a", year_max=2010).year_range == (None, 2010)
     assert WatchlistEntry(id="a", year=2010).year_range == (2010, 2010)
     assert WatchlistEntry(id="a", make="BMW").year_range is None
+
+
+# --- version 2 ------------------------------------------------------------------------------------------------------
+
+
+def test_version_2_fields() -> None:
+    entry = WatchlistEntry.model_validate(
+        {
+            "id": "amber-1",
+            "description": "dark blue Chevy pickup, partial plate 7XK, possibly 2015",
+            "make": "Chevy",
+            "color": "Dark Blue",
+            "body_type": "pickup",
+            "year": 2015,
+            "plate": "*7xk*",
+            "uncertain": ["year"],
+            "priority": "critical",
+            "source": "CA DOJ Amber Alert 2026-1187",
+            "created_at": "2026-11-21T07:00:00+02:00",
+            "expires_at": "2026-11-24T08:00:00Z",
+        }
+    )
+    assert (entry.color, entry.color_shade, entry.plate) == ("blue", "dark", "*7XK*")
+    assert entry.created_at == datetime(2026, 11, 21, 5, 0, tzinfo=UTC)
+    assert entry.fields() == ("make", "color", "body_type", "year", "plate")
+    assert entry.certain_fields() == ("make", "color", "body_type", "plate")
+    assert entry.summary() == "make=Chevy color=dark blue body_type=pickup year=2015? plate=*7XK* (partial)"
+    assert not entry.expired(datetime(2026, 11, 24, 7, 59, tzinfo=UTC).timestamp())
+    assert entry.expired(datetime(2026, 11, 24, 8, 0, tzinfo=UTC).timestamp())
+    assert entry.version == 2
+    assert WatchlistEntry.model_validate_json(entry.model_dump_json()) == entry
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"id": "x", "plate": "7X#"}, "plate: may hold letters, digits, '?' and '*' only, not '#'"),
+        ({"id": "x", "plate": "??"}, "needs at least one letter or digit"),
+        ({"id": "x", "color": "dark"}, "color: names a shade ('dark') but no colour"),
+        ({"id": "x", "color": "navy", "color_shade": "light"}, "color 'navy' says dark, color_shade says light"),
+        ({"id": "x", "color_shade": "dark", "make": "BMW"}, "color_shade needs a color"),
+        ({"id": "x", "make": "BMW", "uncertain": ["model"]}, "uncertain names model, which the entry does not set"),
+        ({"id": "x", "make": "BMW", "uncertain": ["make"]}, "every field is uncertain"),
+        ({"id": "x", "make": "BMW", "uncertain": ["colour"]}, "uncertain.0: Input should be 'make'"),
+        (
+            {"id": "x", "make": "BMW", "expires_at": "2026-11-24T08:00:00"},
+            "expires_at: needs a time zone, e.g. 2026-11-24T08:00:00Z",
+        ),
+        (
+            {"id": "x", "make": "BMW", "created_at": "2026-11-24T08:00:00Z", "expires_at": "2026-11-24T07:00:00Z"},
+            "expires_at must be after created_at",
+        ),
+        ({"id": "x", "make": "BMW", "priority": "urgent"}, "priority: Input should be 'low', 'normal'"),
+        ({"id": "x", "make": "BMW", "version": 3}, "version: Input should be 1 or 2"),
+    ],
+)
+def test_bad_version_2_entry(entry: dict[str, Any], message: str) -> None:
+    with pytest.raises(WatchlistError, match=re.escape(message)):
+        parse_watchlist({"version": 2, "entries": [entry]}, "w.yaml")
+
+
+def test_a_plate_alone_is_enough() -> None:
+    assert WatchlistEntry(id="p", plate="7XK123").fields() == ("plate",)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_version_key(version: int) -> None:
+    assert len(parse_watchlist({"version": version, "entries": [{"id": "a", "make": "BMW"}]})) == 1
+
+
+def test_bad_version_key() -> None:
+    with pytest.raises(WatchlistError, match="version must be 1 or 2, got 7"):
+        parse_watchlist({"version": 7, "entries": []}, "w.yaml")
+
+
+def test_collect_entries_keeps_the_good_ones() -> None:
+    loaded = collect_entries(
+        [
+            {"id": "a", "make": "BMW"},
+            {"id": "b", "colour": "red"},
+            {"id": "a", "make": "Audi"},
+            "x",
+            {"id": "c", "year": 2012},
+        ],
+        "w.yaml",
+    )
+    assert [entry.id for entry in loaded.entries] == ["a", "c"]
+    assert [(p.index, p.entry_id) for p in loaded.problems] == [(1, "b"), (2, "a"), (3, None)]
+    assert loaded.problems[0].message.startswith("w.yaml: entry 1 (id 'b'): unknown key 'colour'")
+    assert "already used by entry 0" in loaded.problems[1].message
+
+
+def test_example_file_and_dump_round_trip(tmp_path: Path) -> None:
+    example = load_watchlist(Path(__file__).resolve().parents[2] / "deploy" / "watchlist.example.yaml")
+    assert [entry.id for entry in example] == ["white-vehicle", "amber-2026-1187", "stolen-black-bmw"]
+    path = tmp_path / "dumped.yaml"
+    path.write_text(dump_watchlist(example.entries))
+    assert load_watchlist(path).entries == example.entries
