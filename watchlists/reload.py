@@ -197,9 +197,9 @@ class WatchlistReloader:
         try:
             loaded = load_watchlist_lenient(self.path)
         except WatchlistError as exc:
-            # Often a half-written file: keep the previous entries, and look again next cycle.
+            # Often a half-written file: keep the previous entries, and read it again once it changes.
             errors.append(str(exc))
-            self._file.marker = None
+            self._file.marker = marker
             return
         self._file = _Source(self._keep_previous(loaded.entries, loaded.problems, self._file, problems), marker)
 

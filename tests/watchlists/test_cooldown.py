@@ -67,3 +67,14 @@ def test_max_keys_bounds_memory() -> None:
 def test_bad_arguments(seconds: float, max_keys: int) -> None:
     with pytest.raises(ValueError, match="cooldown"):
         Cooldown(seconds, max_keys)
+
+
+def test_inactive_entries_are_never_allowed() -> None:
+    """With ``active`` (the live watchlist), a removed or expired entry never alerts, and starts no period."""
+    active = {"a": True, "gone": False}
+    cooldown = Cooldown(60, active=lambda entry_id, now: active.get(entry_id, False) and now < 100)
+    assert cooldown.allow("gate", "a", now=0.0)
+    assert not cooldown.allow("gate", "gone", now=0.0)
+    assert not cooldown.allow("gate", "a", now=100.0)  # expired meanwhile
+    active["gone"] = True
+    assert cooldown.allow("gate", "gone", now=1.0)  # refusing it did not start a period

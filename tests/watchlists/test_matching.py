@@ -11,6 +11,7 @@ from classifiers.types import Classification, HeadScores
 from watchlists.colors import color_weights
 from watchlists.entries import WatchlistEntry
 from watchlists.matching import Matcher, parse_make_model_label
+from watchlists.plates import PlateRead
 
 MAKE_MODEL_LABELS = {
     "Honda Civic Sedan 2010": 0.15,
@@ -270,3 +271,126 @@ def test_label_masks_are_built_once_per_set_of_heads(monkeypatch: pytest.MonkeyP
         assert len(matcher.match(with_make)) == 1
         assert len(matcher.match(colour_only)) == 1
     assert builds == [("color", "make"), ("color",)]
+
+
+# --- version 2: partial colour credit, uncertain fields, plates, expiry, explanations ---------------------------------
+
+
+def test_confusable_colours_get_partial_credit_and_the_breakdown_says_so() -> None:
+    crop = classification(color={"white": 0.55, "silver": 0.35, "red": 0.10})
+    [match] = Matcher([entry(color="silver")], default_threshold=0.5).match(crop, now=0.0)
+    assert match.score == pytest.approx(0.35 + 0.4 * 0.55)
+    [colour] = match.breakdown
+    assert (colour.field, colour.wanted, colour.head, colour.uncertain) == ("color", "silver", "color", False)
+    assert [(c.label, round(c.prob, 2), round(c.weight, 2)) for c in colour.labels] == [
+        ("silver", 0.35, 1.0),
+        ("white", 0.55, 0.4),
+    ]
+    # without the table only the colour's own mass counts
+    assert Matcher([entry(color="silver")], 0.3, color_confusion=False).match(crop, now=0.0)[0].score == pytest.approx(
+        0.35
+    )
+    # a shade picks its own row: dark blue gets more from black than plain blue does
+    dark = classification(color={"black": 0.6, "blue": 0.4})
+    assert score(entry(color="dark blue"), dark) == pytest.approx(0.4 + 0.4 * 0.6)
+    assert score(entry(color="blue"), dark) == pytest.approx(0.4 + 0.3 * 0.6)
+
+
+def test_a_colour_the_head_lacks_can_only_match_if_partial_credit_reaches_the_threshold() -> None:
+    heads = {"color": ["red", "violet", "white"]}
+    [problem] = Matcher([entry(color="pink")]).unmatchable_fields(heads)
+    assert problem.field == "color"
+    assert "partial credit from neighbouring colours (red 0.4, purple 0.4) reaches at most 0.40" in problem.reason
+    assert Matcher([entry(color="pink", threshold=0.3)]).unmatchable_fields(heads) == []
+
+
+def test_uncertain_fields_are_shown_but_do_not_gate() -> None:
+    crop = classification(make={"Honda": 0.1, "Toyota": 0.9}, color={"silver": 0.9, "red": 0.1})
+    watch = entry(color="silver", make="Honda", uncertain=["make"])
+    [match] = Matcher([watch], default_threshold=0.5).match(crop, now=0.0)
+    assert match.score == pytest.approx(0.9)  # silver only
+    assert match.field_scores == pytest.approx({"make": 0.1, "color": 0.9})
+    assert [(f.head, f.fields) for f in match.factors] == [("color", ("color",))]
+    assert [(b.field, b.uncertain) for b in match.breakdown] == [("make", True), ("color", False)]
+    # an uncertain field no head can judge is reported, but the entry still matches
+    [problem] = Matcher([watch]).unmatchable_fields({"color": ["silver", "red"]})
+    assert (problem.field, problem.fatal) == ("make", False)
+    assert str(problem).startswith("watchlist entry 'e': uncertain field is not judged: ")
+    assert len(Matcher([watch]).match(classification(color={"silver": 0.9, "red": 0.1}), now=0.0)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "plate", "expected"),
+    [
+        ({"color": "red", "plate": "*7XK*"}, None, 0.8),  # no plate reader: the plate is not judged
+        ({"color": "red", "plate": "*7XK*"}, PlateRead("AB7XK1", 0.9), 0.8 * 0.9),
+        ({"color": "red", "plate": "*7XK*"}, PlateRead("ABC123", 0.9), 0.8 * 0.1),
+        ({"color": "red", "plate": "*7XK*", "uncertain": ["plate"]}, PlateRead("ABC123", 0.9), 0.8),
+        ({"plate": "7XK1?3"}, PlateRead("7XK123", 0.95), 0.95),
+        ({"plate": "7XK1?3"}, None, None),  # a plate-only entry needs a read
+    ],
+)
+def test_plates(fields: dict[str, object], plate: PlateRead | None, expected: float | None) -> None:
+    crop = classification(color={"red": 0.8, "blue": 0.2})
+    matches = Matcher([entry(**fields)], default_threshold=0.01).match(crop, plate=plate, now=0.0)
+    assert (matches[0].score if matches else None) == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_plate_breakdown_and_plate_only_report() -> None:
+    crop = classification(color={"red": 0.8, "blue": 0.2})
+    [match] = Matcher([entry(color="red", plate="*7XK*")], 0.1).match(crop, PlateRead("AB7XK1", 0.9), now=0.0)
+    plate = match.breakdown[-1]
+    assert (plate.field, plate.wanted, plate.head, plate.note) == (
+        "plate",
+        "*7XK* (partial)",
+        "plate_reader",
+        "read AB7XK1 (confidence 0.90) fits",
+    )
+    assert [f.head for f in match.factors] == ["color", "plate_reader"]
+    [problem] = Matcher([entry(plate="7XK123")]).unmatchable_fields({"color": ["red"]})
+    assert "its only certain field: it matches only with a plate reader" in problem.reason
+
+
+def test_expired_entries_never_match() -> None:
+    crop = classification(color={"red": 0.9, "blue": 0.1})
+    watch = entry(color="red", expires_at="2026-01-01T00:00:00Z")
+    expiry = watch.expires_ts
+    matcher = Matcher([watch, WatchlistEntry(id="forever", color="red")])
+    assert [m.entry.id for m in matcher.match(crop, now=expiry - 1)] == ["e", "forever"]
+    assert [m.entry.id for m in matcher.match(crop, now=expiry)] == ["forever"]
+    assert matcher.match(crop)[0].entry.id == "forever"  # default: the current time, long after 2026-01-01
+    assert matcher.scores(crop, now=expiry).tolist() == pytest.approx([0.0, 0.9])
+    assert (matcher.is_active("e", expiry - 1), matcher.is_active("e", expiry), matcher.is_active("nope", 0)) == (
+        True,
+        False,
+        False,
+    )
+
+
+def test_body_type_from_make_model_labels() -> None:
+    labels = {
+        "Chevrolet Silverado 1500 Crew Cab 2012": 0.5,
+        "Chevrolet Express Cargo Van 2007": 0.2,
+        "Toyota Camry Sedan 2012": 0.2,
+        "Acura Integra Type R 2001": 0.1,
+    }
+    crop = classification(make_model=labels)
+    assert score(entry(body_type="pickup"), crop) == pytest.approx(0.5)
+    assert score(entry(make="Chevy", body_type="van"), crop) == pytest.approx(0.2)
+    assert score(entry(body_type="sedan", year=2012), crop) == pytest.approx(0.2)
+    # with a body-type head loaded, that head judges it instead
+    both = classification(make_model=labels, type={"car": 0.3, "van": 0.7})
+    assert score(entry(body_type="van"), both) == pytest.approx(0.7)
+    [problem] = Matcher([entry(body_type="van")]).unmatchable_fields({"make_model": ["Acura Integra Type R 2001"]})
+    assert "its labels name no body types" in problem.reason
+
+
+def test_match_carries_its_threshold_and_factors() -> None:
+    crop = classification(make_model=MAKE_MODEL_LABELS, color={"red": 0.5, "blue": 0.5})
+    [match] = Matcher([entry(make="Honda", model="Civic", color="red", threshold=0.1)]).match(crop, now=0.0)
+    assert match.threshold == 0.1
+    assert [(f.head, f.fields, round(f.score, 3)) for f in match.factors] == [
+        ("make_model", ("make", "model"), 0.35),
+        ("color", ("color",), 0.5),
+    ]
+    assert match.score == pytest.approx(np.prod([f.score for f in match.factors]))
