@@ -1,0 +1,133 @@
+"""The running service and Redis-managed entries: an entry added through Redis matches within one reload cycle,
+removing it stops its alerts, and an expired entry never fires. Real Redis; the synthetic scene always, a real
+traffic clip when ../shared is there."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from streamer.config import load_settings
+from streamer.service import Service
+from tests.conftest import shared_path
+from tests.streamer.scene import make_scene
+from tests.watchlists.support import wait_for
+from watchlists.alerts import Alert
+from watchlists.entries import WatchlistEntry
+from watchlists.store import EntryStore
+
+RELOAD_S = 1.0
+
+
+class Alerts:
+    """The alerts the service published, by entry (the publisher thread appends)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._all: list[Alert] = []
+
+    def __call__(self, alert: Alert) -> None:
+        with self._lock:
+            self._all.append(alert)
+
+    def of(self, entry_id: str) -> list[Alert]:
+        with self._lock:
+            return [a for a in self._all if a.entry.id == entry_id]
+
+
+@contextmanager
+def running(settings: dict[str, Any], alerts: Alerts) -> Iterator[Service]:
+    service = Service(load_settings(None, settings), on_alert=alerts)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def live_ids(service: Service) -> set[str]:
+    assert service.watchlist_reloader is not None
+    return {entry.id for entry in service.watchlist_reloader.live.entries}
+
+
+def frames_detected(service: Service, camera: str) -> float:
+    return service.registry.get_sample_value("vehiclewatch_frames_detected_total", {"camera": camera}) or 0.0
+
+
+def check_add_remove_expire(
+    service: Service, store: EntryStore, alerts: Alerts, fields: dict[str, Any], wait: float
+) -> None:
+    """The three promises, for an entry with ``fields`` that the camera's vehicles match."""
+    now = datetime.now(UTC)
+    store.put(WatchlistEntry.model_validate({"id": "expired", "expires_at": now - timedelta(minutes=1), **fields}))
+
+    added = time.monotonic()
+    store.put(WatchlistEntry.model_validate({"id": "added", **fields}))
+    wait_for(lambda: "added" in live_ids(service), timeout=RELOAD_S)  # within one reload cycle
+    assert time.monotonic() - added <= RELOAD_S
+    wait_for(lambda: bool(alerts.of("added")), timeout=wait)
+
+    assert store.remove(["added"]) == ["added"]
+    wait_for(lambda: "added" not in live_ids(service), timeout=RELOAD_S)
+    count = len(alerts.of("added"))
+    seen = frames_detected(service, "cam1")
+    wait_for(lambda: frames_detected(service, "cam1") >= seen + 3, timeout=wait)  # frames went on, nothing fired
+    time.sleep(0.3)  # the publisher's queue
+    assert len(alerts.of("added")) == count
+
+    expires = datetime.now(UTC) + timedelta(seconds=1.5)
+    store.put(WatchlistEntry.model_validate({"id": "short", "expires_at": expires, **fields}))
+    wait_for(lambda: bool(alerts.of("short")), timeout=wait)
+    wait_for(lambda: "short" not in live_ids(service), timeout=wait + RELOAD_S)
+    seen = frames_detected(service, "cam1")
+    wait_for(lambda: frames_detected(service, "cam1") >= seen + 3, timeout=wait)
+    time.sleep(0.3)
+    assert all(alert.captured_at < expires for alert in alerts.of("short"))
+    assert alerts.of("expired") == []
+    assert "expired" not in live_ids(service)
+
+
+def test_synthetic_scene(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> None:
+    scene = make_scene(tmp_path, frames=25, color="red")
+    # Every frame classified and matched (tracking off): the timing is the reload's.
+    settings = scene.settings(redis_url, tracking={"enabled": False})
+    settings["watchlist"] |= {"cooldown_s": 0, "reload_interval_s": RELOAD_S}
+    settings["cameras"] = [{"id": "cam1", "source": str(scene.video), "loop": True, "pace": True}]
+    alerts = Alerts()
+    with running(settings, alerts) as service:
+        wait_for(lambda: frames_detected(service, "cam1") > 3)
+        assert live_ids(service) == {"red-car", "blue-car"}  # the file's entries
+        check_add_remove_expire(service, EntryStore(redis_client), alerts, {"color": "red"}, wait=5.0)
+        # the file's entries went on matching throughout, and the blue one never did
+        assert alerts.of("red-car")
+        assert alerts.of("blue-car") == []
+
+
+def test_real_clip(tmp_path: Path, redis_url: str, redis_client: redis.Redis) -> None:
+    video = shared_path("videos/anugoyal_traffic.mp4")
+    models = shared_path("models")
+    settings = {
+        "cameras": [{"id": "cam1", "source": str(video), "loop": True, "pace": True, "detect_fps": 4}],
+        "detector": {"model": str(models / "yolov8n_int8_640.onnx"), "providers": ["cpu"]},
+        "classifiers": {
+            "models": [{"model": str(models / "spectrico_color_mobilenetv3_224.onnx"), "providers": ["cpu"]}]
+        },
+        # no watchlist file: only the Redis-managed entries
+        "watchlist": {"cooldown_s": 0, "reload_interval_s": RELOAD_S},
+        "tracking": {"schedule": {"min_views_to_alert": 1}},
+        "redis": {"url": redis_url},
+        "metrics": {"enabled": False},
+    }
+    alerts = Alerts()
+    with running(settings, alerts) as service:
+        wait_for(lambda: frames_detected(service, "cam1") > 2, timeout=30)
+        assert live_ids(service) == set()
+        # The clip's white cars and coach: a new track alerts once per entry, and the clip loops.
+        check_add_remove_expire(service, EntryStore(redis_client), alerts, {"color": "white"}, wait=25.0)
