@@ -58,8 +58,20 @@ def test_manage_entries_in_redis(runner: CliRunner, redis_url: str, redis_client
     redis_args = ["--redis-url", redis_url]
     added = runner.invoke(
         main,
-        ["watchlist", "add", "white 2015-2017 Toyota Camry, partial plate 7XK", "--id", "amber-1"]
-        + ["--priority", "critical", "--source", "CA DOJ", "--expires", "24h", *redis_args],
+        [
+            "watchlist",
+            "add",
+            "white 2015-2017 Toyota Camry, partial plate 7XK",
+            "--id",
+            "amber-1",
+            "--priority",
+            "critical",
+            "--source",
+            "CA DOJ",
+            "--expires",
+            "24h",
+            *redis_args,
+        ],
     )
     assert added.exit_code == 0, added.output
     assert "added amber-1 (revision 1): make=Toyota model=Camry color=white year=2015-2017 plate=*7XK* (partial)" in (
@@ -172,8 +184,11 @@ def test_evaluate_on_a_generated_colour_set(runner: CliRunner, tmp_path: Path) -
             str(watchlist),
             "--classifier",
             str(classifier),
-        ]
-        + ["--plot", str(plot), "--json-out", str(report)],
+            "--plot",
+            str(plot),
+            "--json-out",
+            str(report),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "warning: watchlist entry 'blue-bmw' can never match: make 'BMW': needs a 'make' or 'make_model'" in (
