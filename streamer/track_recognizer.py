@@ -234,9 +234,14 @@ class TrackingRecognizer:
         if self.matcher is None:
             return []
         started = time.perf_counter()
+        revision = self.matcher.revision
         for record in updated:
             record.fused = reconcile_make(record.fusion.fused())
-            record.matches = tuple(self.matcher.match(record.fused))
+        # New views change a track's labels; a reloaded watchlist changes what its unchanged labels match.
+        for record in updated | {s.record for s in sightings if s.record.matched_revision != revision}:
+            if record.fused is not None:
+                record.matches = tuple(self.matcher.match(record.fused))
+                record.matched_revision = revision
         self.metrics.stage_seconds.labels("match").observe(time.perf_counter() - started)
         alerts: list[Alert] = []
         min_views = self.settings.schedule.min_views_to_alert

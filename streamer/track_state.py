@@ -284,6 +284,8 @@ class TrackRecord:
     fused: Classification | None = None
     """The fused classification, make and model reconciled, as last matched (None before matching)."""
     matches: tuple[Match, ...] = ()
+    matched_revision: int = -1
+    """The watchlist revision ``matches`` were computed with; another one means match again."""
     alerted: set[str] = field(default_factory=set)
     suppressed: set[str] = field(default_factory=set)
     alerts: int = 0

@@ -52,7 +52,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -154,6 +154,11 @@ class Match:
 class MatchSource(Protocol):
     """What the recognize stage matches with: a :class:`Matcher`, or a live one whose entries are reloaded
     (:class:`watchlists.live.LiveMatcher`)."""
+
+    @property
+    def revision(self) -> int:
+        """Changes whenever the entries change, so results matched earlier can be matched again."""
+        ...
 
     def match(self, classification: Classification) -> list[Match]:
         """Every entry whose score reaches its threshold, highest score first."""
@@ -389,6 +394,9 @@ class Matcher:
         >>> [m.entry.id for m in Matcher([entry]).match(Classification({"color": colour}))]
         ['red']
     """
+
+    revision: ClassVar[int] = 0
+    """A Matcher never changes (a reload builds a new one): always revision 0."""
 
     def __init__(
         self,

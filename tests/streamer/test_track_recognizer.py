@@ -29,6 +29,7 @@ from tests.synthetic_classifier import make_color_classifier
 from watchlists.alerts import Alert
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistEntry
+from watchlists.live import LiveMatcher
 from watchlists.matching import Matcher
 from watchlists.publisher import STREAM_FIELD_ALERT
 from watchlists.track_events import STREAM_FIELD_TRACK, TrackSummary
@@ -344,3 +345,25 @@ def test_service_with_tracking_alerts_once_and_publishes_the_track(
     decoded = cv2.imdecode(np.frombuffer(snapshot, np.uint8), cv2.IMREAD_COLOR)
     assert decoded is not None
     assert decoded.shape == (48, 48, 3)
+
+
+def test_a_reloaded_watchlist_reaches_tracks_already_classified(bank: ClassifierBank) -> None:
+    live = LiveMatcher(Matcher([]))
+    classifier, sink = CountingClassifier(bank), Recorder()
+    recognizer = TrackingRecognizer(classifier, live, Cooldown(0.0), sink, Metrics(), TrackingSettings())
+    car = Car("red", 0, 20.0, speed=4.0, frames=60)
+    rng = np.random.default_rng(0)
+
+    def step(i: int) -> None:
+        image, detections = render([car], i, rng)
+        frame = DetectedFrame(Frame("cam", i, 1000.0 + i / 25, i / 25, image), detections)
+        recognizer.recognize(recognizer.track(DetectedBatch((frame,))))
+
+    for i in range(30):
+        step(i)
+    assert sink.alerts == []
+    calls_before = classifier.calls
+    live.swap(Matcher(ENTRIES))  # e.g. an entry added through Redis
+    step(30)
+    assert [alert.entry.id for alert, _ in sink.alerts] == ["red-car"]
+    assert classifier.calls == calls_before  # matched on the track's fused labels, not classified again
