@@ -20,3 +20,14 @@ def test_readme_configuration_reference_is_current() -> None:
     match = BLOCK.search(README.read_text())
     assert match is not None, "README lost its config-reference markers"
     assert match.group(2).strip() == markdown().strip(), "run update_readme() (see its docstring)"
+
+
+def test_readme_alert_example_is_a_valid_alert() -> None:
+    from watchlists.alerts import Alert
+
+    text = README.read_text()
+    section = text[text.index("## Alerts") :]
+    example = section[section.index("```json\n") + 8 : section.index("\n```", section.index("```json\n"))]
+    alert = Alert.from_json(example)
+    assert alert.schema_version == 2
+    assert alert.entry.id == "amber-2026-1187"
