@@ -8,10 +8,8 @@
 - ``recognizer``: ``ColorRecognizer`` (probability per colour, shade, paint) from a recogniser YAML file, usable as
   the ``color`` head of a ``ClassifierBank``;
 - ``similarity``: confusion-aware colour similarity for watchlist matching;
-- ``build``: ``python -m classifiers.color.build`` fits the pool, measures it and writes the recogniser file.
+- ``build``: ``python -m classifiers.color.build`` fits the pool, measures it and writes the recogniser file;
+- ``settings``: ``ColorRecognizerSettings``, the service's ``classifiers.color_recognizer`` section.
+
+Nothing is imported here, so ``classifiers.settings`` can import ``classifiers.color.settings`` alone.
 """
-
-from classifiers.color.recognizer import ColorRecognizer, ColorResult, RecognizerConfig, load_recognizer_config
-from classifiers.color.similarity import match_score, similarity
-
-__all__ = ["ColorRecognizer", "ColorResult", "RecognizerConfig", "load_recognizer_config", "match_score", "similarity"]

@@ -145,17 +145,22 @@ def ring_mask(height: int, width: int, margin: float) -> NDArray[np.bool_]:
     return ring
 
 
-def correct_crop(crop: ImageArray, margin: float, *, max_gain: float = 1.6) -> ImageArray:
-    """The crop white-balanced from its surroundings: neutral-pixel gains of the ring around the box.
+def ring_gains(crop: ImageArray, margin: float, *, max_gain: float = 1.6) -> Gains:
+    """White-balance gains of a crop from its surroundings: neutral-pixel gains of the ring around the box.
 
-    Falls back to shades-of-gray over the ring when too few neutral pixels are found, and to the crop unchanged
-    when it has no ring (``margin`` 0).
+    Falls back to shades-of-gray over the ring when too few neutral pixels are found (a strong cast makes the road
+    itself look coloured), and to unit gains when the crop has no ring (``margin`` 0).
     """
     _check(crop)
     ring = ring_mask(crop.shape[0], crop.shape[1], margin)
     if not ring.any():
-        return crop
+        return UNIT_GAINS.copy()
     gains = neutral_pixel_gains(crop, mask=ring, max_gain=max_gain)
     if np.allclose(gains, 1.0):
         gains = shades_of_gray_gains(crop, mask=ring, max_gain=max_gain)
-    return apply_gains(crop, gains)
+    return gains
+
+
+def correct_crop(crop: ImageArray, margin: float, *, max_gain: float = 1.6) -> ImageArray:
+    """The crop white-balanced from its surroundings (``ring_gains``); unchanged when it has no ring."""
+    return apply_gains(crop, ring_gains(crop, margin, max_gain=max_gain))

@@ -4,9 +4,9 @@ A second opinion next to the CNN classifiers, built from what a person checks wh
 against a neutral reference in the same picture. Steps, on one crop cut with a known margin around the box:
 
 1. *White balance from the surroundings.* The ring outside the box is mostly road; its near-neutral pixels give
-   the light's colour (``classifiers.color.balance.neutral_pixel_gains``), which is divided out of the body.
-2. *Body region.* The central part of the box (``BodyRegion``): the sides of the box are background beside the
-   car, its bottom is tyres and road shadow, its top edge often sky or other cars.
+   the light's colour (``classifiers.color.balance.ring_gains``), which is divided out of the body.
+2. *Body region.* The central part of the box (``PaintSettings.region_x/region_y``): the sides of the box are
+   background beside the car, its bottom is tyres and road shadow, its top edge often sky or other cars.
 3. *Clusters in CIELab.* The body pixels (at most ``max_pixels``) are split into ``clusters`` groups by k-means,
    started from lightness quantiles so the result is deterministic.
 4. *The paint cluster.* Each cluster is scored by its size, weighted toward the region's centre, and penalised when
@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from classifiers.color.balance import apply_gains, neutral_pixel_gains, ring_mask
+from classifiers.color.balance import apply_gains, ring_gains, ring_mask
 from classifiers.color.labels import COLOR_LABELS, INDEX
 
 ImageArray = NDArray[np.uint8]
@@ -153,7 +153,7 @@ def measure_paint(crop: ImageArray, margin: float, settings: PaintSettings | Non
     gains = np.ones(3, np.float32)
     if ring.any():
         if settings.balance:
-            gains = neutral_pixel_gains(crop, mask=ring)
+            gains = ring_gains(crop, margin)
         ring_lab = _to_lab(apply_gains(crop, gains)[ring])
         neutral = ring_lab[np.hypot(ring_lab[:, 1], ring_lab[:, 2]) < settings.chroma_threshold]
         reference_l = float(np.median((neutral if len(neutral) >= 16 else ring_lab)[:, 0]))

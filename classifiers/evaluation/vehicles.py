@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from classifiers.evaluation.metrics import PredictionTable
+from classifiers.training.errors import TrainingError
 
 Fusion = Literal["mean", "log"]
 
@@ -33,7 +34,7 @@ judgement on the other side). With these, the shipped spectrico_color model scor
 vehicle on traffic_crops_dev, the baseline the colour work started from."""
 
 
-class GroupingError(ValueError):
+class GroupingError(TrainingError):
     """Rows cannot be grouped into vehicles (a missing id, a vehicle whose crops disagree on the true label)."""
 
 

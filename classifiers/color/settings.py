@@ -1,0 +1,41 @@
+"""Configuration of the colour recogniser in the service (``classifiers.color_recognizer``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from detectors.runtime import DEFAULT_PROVIDERS, PROVIDER_ALIASES
+
+
+class ColorRecognizerSettings(BaseModel):
+    """A colour recogniser file used as the ``color`` (and ``color_shade``) head of the classifier bank.
+
+    Example:
+        >>> ColorRecognizerSettings(file=Path("out/color/recognizer.yaml")).max_batch
+        32
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: Path = Field(
+        description=(
+            "Colour recogniser file (YAML written by `python -m classifiers.color.build`): its member models "
+            "(by path) and their fitted combination. Do not also list a model with a 'color' head."
+        )
+    )
+    providers: tuple[str, ...] = Field(
+        default=DEFAULT_PROVIDERS,
+        min_length=1,
+        description="ONNX Runtime providers for the recogniser's member models, tried in order.",
+    )
+    max_batch: int = Field(default=32, ge=1, description="Most crops per member-model inference call.")
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, providers: tuple[str, ...]) -> tuple[str, ...]:
+        for name in providers:
+            if name.lower() not in PROVIDER_ALIASES and not name.endswith("ExecutionProvider"):
+                raise ValueError(f"unknown provider {name!r}: use {', '.join(PROVIDER_ALIASES)} or a full ORT name")
+        return providers
