@@ -26,7 +26,8 @@ def write_config(tmp_path: Path, text: str) -> Path:
 def test_example_config_in_the_repository_is_valid() -> None:
     settings = load_settings(Path(__file__).parents[2] / "deploy" / "config.example.yaml")
     assert settings.cameras[0].id == "bridge"
-    assert settings.watchlist.path is not None and settings.watchlist.path.name == "watchlist.example.yaml"
+    assert settings.watchlist.path is not None
+    assert settings.watchlist.path.name == "watchlist.example.yaml"
     assert len(settings.classifiers.models) == 2
 
 
@@ -42,7 +43,10 @@ def test_relative_model_paths_are_relative_to_the_config_file(tmp_path: Path) ->
         ("metrics:\n  prot: 1\n", "metrics.prot: unknown key"),
         ("colour: red\n", "colour: unknown key"),
         ("metrics:\n  port: lots\n", "metrics.port: Input should be a valid integer"),
-        ("detector:\n  model: m.onnx\n  confidence: 2\n", "detector.confidence: Input should be less than or equal to 1"),
+        (
+            "detector:\n  model: m.onnx\n  confidence: 2\n",
+            "detector.confidence: Input should be less than or equal to 1",
+        ),
     ],
 )
 def test_bad_keys_and_values_are_named_in_one_line(tmp_path: Path, extra: str, expected: str) -> None:
