@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from classifiers.color.recognizer import ColorRecognizer
 from classifiers.crops import CropBatch, ImageArray, check_image, cut_crops
 from classifiers.onnx_classifier import OnnxClassifier
 from classifiers.settings import ClassifierSettings
@@ -36,9 +37,9 @@ class CropResults:
         return len(self.frames)
 
 
-def check_head_names(classifiers: Sequence[OnnxClassifier]) -> None:
+def check_head_names(classifiers: Sequence[OnnxClassifier | ColorRecognizer]) -> None:
     """Raises ModelLoadError, naming both models, if two classifiers produce a head of the same name."""
-    owners: dict[str, OnnxClassifier] = {}
+    owners: dict[str, OnnxClassifier | ColorRecognizer] = {}
     for clf in classifiers:
         for head in clf.heads:
             if head in owners:
@@ -65,6 +66,7 @@ class ClassifierBank:
         top_k: int = 3,
         crop_margin: float = 0.05,
         min_crop_size: int = 32,
+        color_recognizer: ColorRecognizer | None = None,
     ) -> None:
         """Groups already opened classifiers.
 
@@ -73,12 +75,15 @@ class ClassifierBank:
             top_k: how many best labels per head events and the CLI report (kept here for them).
             crop_margin: context around each box, as a fraction of its size.
             min_crop_size: smallest visible shorter side, in pixels, of a box worth classifying.
+            color_recognizer: a colour ensemble (``classifiers.color``) providing the ``color`` and
+                ``color_shade`` heads after the models' heads; it must have been opened with ``crop_margin``.
 
         Raises:
             ModelLoadError: two models produce a head of the same name.
         """
-        check_head_names(classifiers)
+        check_head_names([*classifiers, *([color_recognizer] if color_recognizer is not None else [])])
         self.classifiers: tuple[OnnxClassifier, ...] = tuple(classifiers)
+        self.color_recognizer = color_recognizer
         self.top_k = top_k
         self.crop_margin = crop_margin
         self.min_crop_size = min_crop_size
@@ -96,20 +101,35 @@ class ClassifierBank:
             classifiers.append(clf)
             # Check names as each model opens so a clash fails before the slow loads that follow it.
             check_head_names(classifiers)
+        recognizer = None
+        if settings.color_recognizer is not None:
+            try:
+                recognizer = ColorRecognizer.from_file(
+                    settings.color_recognizer.file,
+                    crop_margin=settings.crop_margin,
+                    providers=settings.color_recognizer.providers,
+                    max_batch=settings.color_recognizer.max_batch,
+                )
+            except ValueError as exc:  # a missing or invalid recogniser file: one line, like a bad model
+                raise ModelLoadError(str(exc).splitlines()[0]) from exc
         return cls(
             classifiers,
             top_k=settings.top_k,
             crop_margin=settings.crop_margin,
             min_crop_size=settings.min_crop_size,
+            color_recognizer=recognizer,
         )
 
     @property
     def heads(self) -> dict[str, tuple[str, ...]]:
         """Head name → labels, over all models."""
-        return {head: labels for clf in self.classifiers for head, labels in clf.heads.items()}
+        heads = {head: labels for clf in self.classifiers for head, labels in clf.heads.items()}
+        if self.color_recognizer is not None:
+            heads.update(self.color_recognizer.heads)
+        return heads
 
     def __len__(self) -> int:
-        return len(self.classifiers)
+        return len(self.classifiers) + (self.color_recognizer is not None)
 
     def classify_crops(self, crops: Sequence[ImageArray]) -> list[Classification]:
         """Classifies BGR crops with every model: one batched call per model (chunked by its ``max_batch``).
@@ -120,7 +140,10 @@ class ClassifierBank:
         if not crops:
             return []
         merged: list[dict[str, HeadScores]] = [{} for _ in crops]
-        for clf in self.classifiers:
+        members: list[OnnxClassifier | ColorRecognizer] = [*self.classifiers]
+        if self.color_recognizer is not None:
+            members.append(self.color_recognizer)
+        for clf in members:
             for heads, scores in zip(merged, clf.classify(crops), strict=True):
                 heads.update(scores)
         return [Classification(heads) for heads in merged]
@@ -138,7 +161,7 @@ class ClassifierBank:
         Raises:
             ValueError: an image is not a BGR uint8 image.
         """
-        if not self.classifiers:
+        if not len(self):
             for f, (image, _) in enumerate(items):
                 check_image(image, f"frame {f}")
             return CropResults(tuple((None,) * len(d) for _, d in items), classified=0, skipped_small=0)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from classifiers.evaluation.report import format_text
 from classifiers.evaluation.runner import EvalConfig, evaluate
+from classifiers.evaluation.vehicles import DEFAULT_NEAR
 from classifiers.training import trainer
 from classifiers.training.augment import AugmentConfig
 from classifiers.training.cache import default_cache_dir
@@ -168,6 +169,18 @@ def _aliases(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _near_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    if not pairs:
+        return DEFAULT_NEAR
+    out = []
+    for pair in pairs:
+        a, sep, b = pair.partition("=")
+        if not sep or not a.strip() or not b.strip():
+            raise click.BadParameter(f"expected LABEL=LABEL, got {pair!r}", param_hint="--near")
+        out.append((a.strip(), b.strip()))
+    return tuple(out)
+
+
 @click.command("eval")
 @click.argument("model", type=_path(exists=True, dir_okay=False))
 @click.argument("data", type=_path(exists=True))
@@ -178,6 +191,39 @@ def _aliases(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--report-dir", type=_path(file_okay=False), help="Where to write report.json, CSV and PNGs.")
 @click.option("--baseline", type=_path(exists=True, dir_okay=False), help="Compare with this model on shared labels.")
 @click.option("--top-confused", default=15, show_default=True, help="Confused pairs to list.")
+@click.option(
+    "--group-column",
+    help="Column naming each row's vehicle (e.g. same_as; empty: the row's own id): adds strict/near accuracy per "
+    "crop and per vehicle, and confusion_vehicles.png.",
+)
+@click.option("--id-column", default="id", show_default=True, help="Column with each row's id (for --group-column).")
+@click.option(
+    "--near",
+    "near_pairs",
+    multiple=True,
+    help="A=B label pair counted as right in near accuracy (repeat); default silver=grey and silver=white.",
+)
+@click.option(
+    "--vehicle-fusion",
+    type=click.Choice(["mean", "log"]),
+    default="mean",
+    show_default=True,
+    help="Fuse a vehicle's crops by mean probabilities or mean log-probabilities.",
+)
+@click.option(
+    "--vehicle-weights",
+    type=click.Choice(["size", "equal"]),
+    default="size",
+    show_default=True,
+    help="Weight of each crop in its vehicle: its shorter side, or equal.",
+)
+@click.option(
+    "--crop-margin",
+    default=0.0,
+    show_default=True,
+    help="Margin the images were cut with around the vehicle box (for a colour recogniser file; "
+    "traffic_crops_dev: 0.1).",
+)
 @_runtime_options
 def eval_command(
     model: Path,
@@ -189,6 +235,12 @@ def eval_command(
     report_dir: Path | None,
     baseline: Path | None,
     top_confused: int,
+    group_column: str | None,
+    id_column: str,
+    near_pairs: tuple[str, ...],
+    vehicle_fusion: str,
+    vehicle_weights: str,
+    crop_margin: float,
     batch_size: int,
     threads: int,
     providers: str,
@@ -198,7 +250,8 @@ def eval_command(
 
     Prints top-1/3/5, macro precision/recall/F1, a per-class table, the most confused pairs and, for make+model
     classifiers, make-level accuracy; writes report.json, per_class.csv and PNG plots to --report-dir
-    (default out/eval/<model>__<data>).
+    (default out/eval/<model>__<data>). MODEL may also be a colour recogniser file (.yaml, see docs/color.md).
+    With --group-column, also per-vehicle strict and near accuracy.
     """
     with _one_line_errors():
         # Default under out/, which the project's .gitignore keeps out of the repository.
@@ -213,6 +266,12 @@ def eval_command(
             report_dir=folder,
             baseline=baseline,
             top_confused=top_confused,
+            group_column=group_column,
+            id_column=id_column,
+            near=_near_pairs(near_pairs),
+            vehicle_fusion=vehicle_fusion,
+            vehicle_weights=vehicle_weights,
+            crop_margin=crop_margin,
             batch_size=batch_size,
             threads=threads,
             providers=_csv_list(providers) or ("cpu",),

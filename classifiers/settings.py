@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from classifiers.color.settings import ColorRecognizerSettings
 from detectors.runtime import DEFAULT_PROVIDERS, PROVIDER_ALIASES
 
 
@@ -73,6 +74,13 @@ class ClassifierSettings(BaseModel):
 
     models: tuple[ClassifierModelSettings, ...] = Field(
         default=(), description="Classifier models to run on every vehicle crop (none: vehicles are not classified)."
+    )
+    color_recognizer: ColorRecognizerSettings | None = Field(
+        default=None,
+        description=(
+            "Colour recogniser (docs/color.md): an ensemble robust to camera footage that provides the 'color' "
+            "and 'color_shade' heads; None: colour comes from the models above, if any."
+        ),
     )
     top_k: int = Field(default=3, ge=1, description="How many best labels per head events and the CLI report.")
     crop_margin: float = Field(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,15 +42,18 @@ class Classifier:
     Attributes:
         label_attributes: per-label attributes from the ``label_attributes`` metadata (e.g. ``make``), in label
             order; empty when the model has none.
+        score_images: for a classifier that is not one ONNX session (a colour recogniser file): BGR images →
+            ``(N, labels)`` probabilities; ``session`` and ``manifest`` are then None.
     """
 
     path: Path
-    session: ort.InferenceSession
-    manifest: ClassifierManifest
+    session: ort.InferenceSession | None
+    manifest: ClassifierManifest | None
     output: str
     labels: tuple[str, ...]
     task: str
     label_attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    score_images: Callable[[Sequence[NDArray[np.uint8]]], NDArray[np.float64]] | None = None
 
 
 def _attributes(meta: Mapping[str, str], n_labels: int) -> dict[str, tuple[str, ...]]:
@@ -127,13 +130,20 @@ def predict_probs(
     classifier: Classifier, paths: Sequence[Path], *, batch_size: int = 32, progress: bool = False
 ) -> tuple[NDArray[np.float64], bool]:
     """Probabilities ``(N, labels)`` of the chosen output for image files, and whether a softmax was applied."""
-    name = classifier.session.get_inputs()[0].name
+    session, manifest = classifier.session, classifier.manifest
     chunks: list[NDArray[np.float64]] = []
     with tqdm(total=len(paths), desc=f"classifying ({classifier.path.name})", unit="img", disable=not progress) as bar:
         for start in range(0, len(paths), batch_size):
             images = [read_image(p) for p in paths[start : start + batch_size]]
-            batch = prepare_batch(images, classifier.manifest)
-            chunks.append(np.asarray(classifier.session.run([classifier.output], {name: batch})[0], np.float64))
+            if classifier.score_images is not None:
+                chunks.append(np.asarray(classifier.score_images(images), np.float64))
+            else:
+                # An ONNX classifier (no score_images) always has both.
+                assert session is not None
+                assert manifest is not None
+                batch = prepare_batch(images, manifest)
+                name = session.get_inputs()[0].name
+                chunks.append(np.asarray(session.run([classifier.output], {name: batch})[0], np.float64))
             bar.update(len(images))
     raw = np.concatenate(chunks) if chunks else np.zeros((0, len(classifier.labels)), np.float64)
     return _as_probs(raw)

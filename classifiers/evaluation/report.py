@@ -23,6 +23,7 @@ from classifiers.evaluation.metrics import (
     reliability,
     topk_accuracy,
 )
+from classifiers.evaluation.vehicles import VehicleMetrics, format_vehicle_text
 
 TOP_KS = (1, 3, 5)
 
@@ -136,6 +137,8 @@ class EvalReport:
     comparison: Comparison | None = None
     plots: Mapping[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    vehicles: VehicleMetrics | None = None
+    """Strict/near accuracy per crop and per vehicle (rows grouped by ``same_as``), when asked for."""
 
 
 def report_dict(report: EvalReport) -> dict[str, Any]:
@@ -207,6 +210,8 @@ def format_text(report: EvalReport, *, max_classes: int = 40) -> str:
         lines.append(f"  labels the model does not know (not evaluated): {unknown}")
     for name, g in report.groups.items():
         lines.append(f"  {name} level ({len(g.classes)} groups): {_topk_line(g)}")
+    if report.vehicles is not None:
+        lines.append(format_vehicle_text(report.vehicles))
     classes = sorted(m.classes, key=lambda s: (s.f1, s.label)) if len(m.classes) > max_classes else list(m.classes)
     shown = classes[:max_classes]
     title = f"per class (worst {len(shown)} of {len(m.classes)} by F1)" if len(shown) < len(m.classes) else "per class"

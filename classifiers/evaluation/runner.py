@@ -6,7 +6,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
+import cv2
 from pydantic import BaseModel, ConfigDict, Field
 
 from classifiers.evaluation.metrics import group_table
@@ -20,7 +22,9 @@ from classifiers.evaluation.report import (
     write_predictions,
     write_report,
 )
-from classifiers.training.dataset import load_labelled
+from classifiers.evaluation.vehicles import DEFAULT_NEAR, NearPairs, plot_confusions, vehicle_keys, vehicle_metrics
+from classifiers.training.dataset import LabelledSet, load_labelled
+from classifiers.training.errors import DatasetError
 
 # Coarser levels reported for make/model/year classifiers: make, and make+model without the year.
 DEFAULT_GROUPS = ("make", "make+model")
@@ -48,6 +52,44 @@ class EvalConfig(BaseModel):
     threads: int = Field(default=0, ge=0, description="ONNX Runtime intra-op threads (0 = default)")
     providers: tuple[str, ...] = Field(default=("cpu",), description="ONNX Runtime providers, in order")
     progress: bool = Field(default=True, description="show progress bars")
+    group_column: str | None = Field(
+        default=None,
+        description="column naming each row's vehicle (e.g. same_as: its value, or the row's id when empty); "
+        "adds strict/near accuracy per crop and per vehicle and their confusion matrices",
+    )
+    id_column: str = Field(default="id", description="column with each row's own id, for group_column")
+    near: tuple[tuple[str, str], ...] = Field(
+        default=DEFAULT_NEAR, description="label pairs that count as right in near accuracy"
+    )
+    vehicle_fusion: Literal["mean", "log"] = Field(
+        default="mean", description="how a vehicle's crops are fused: mean probabilities or mean log-probabilities"
+    )
+    vehicle_weights: Literal["size", "equal"] = Field(
+        default="size", description="weight of each crop in its vehicle: its shorter side in pixels, or equal"
+    )
+    crop_margin: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="context margin the images were cut with around the vehicle box (a colour recogniser file "
+        "finds the body and the road around it from it)",
+    )
+
+
+def _image_sizes(paths: Sequence[Path]) -> list[float]:
+    sizes = []
+    for path in paths:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise DatasetError(f"cannot read image {path}")
+        sizes.append(float(min(image.shape[:2])))
+    return sizes
+
+
+def _vehicle_columns(data: LabelledSet, config: EvalConfig) -> None:
+    for column in (config.group_column, config.id_column):
+        if column is not None and column not in data.columns:
+            raise DatasetError(f"{data.source} has no column {column!r} (columns: {', '.join(data.columns)})")
 
 
 def label_groups(
@@ -78,8 +120,17 @@ def evaluate(config: EvalConfig) -> EvalReport:
     """
     started = time.perf_counter()
     data = load_labelled(config.data, label_column=config.label_column, path_column=config.path_column)
+    if config.group_column is not None:
+        _vehicle_columns(data, config)
 
     def open_model(path: Path, output: str | None) -> Classifier:
+        # Imported here: the colour recogniser pulls in its member models' code only when it is evaluated.
+        from classifiers.color.eval_adapter import is_recognizer_file, open_recognizer_classifier
+
+        if is_recognizer_file(path):
+            return open_recognizer_classifier(
+                path, crop_margin=config.crop_margin, providers=config.providers, batch_size=config.batch_size
+            )
         return open_classifier(
             path, output=output, dataset_labels=data.labels, providers=config.providers, threads=config.threads
         )
@@ -110,6 +161,14 @@ def evaluate(config: EvalConfig) -> EvalReport:
             if groups is not None
         },
     )
+    if config.group_column is not None:
+        rows = [data.items[i] for i in predictions.rows]
+        keys = vehicle_keys([item.row for item in rows], group_column=config.group_column, id_column=config.id_column)
+        weights = _image_sizes([item.path for item in rows]) if config.vehicle_weights == "size" else None
+        vehicles, _ = vehicle_metrics(
+            table, keys, near=NearPairs.of(config.near), weights=weights, fusion=config.vehicle_fusion
+        )
+        report = replace(report, vehicles=vehicles)
     if config.baseline is not None:
         base = open_model(config.baseline, None)
         base_predictions = predict_set(
@@ -141,6 +200,10 @@ def evaluate(config: EvalConfig) -> EvalReport:
                 title=f"{name}: reliability (ECE {report.metrics.reliability.ece:.3f})",
             ),
         }
+        if report.vehicles is not None:
+            made["vehicles"] = plot_confusions(
+                report.vehicles, folder / "confusion_vehicles.png", title=f"{name}: per crop and per vehicle"
+            )
         report = replace(report, plots={k: str(v) for k, v in made.items() if v is not None})
         report = replace(report, seconds=round(time.perf_counter() - started, 2))
         write_report(report, folder)
