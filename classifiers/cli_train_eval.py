@@ -80,6 +80,11 @@ def _runtime_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--heads", help=f"Head kinds to try, comma-separated, from {','.join(HEAD_KINDS)} (default: all).")
 @click.option("--augment-copies", type=int, help="Augmented views per training image (default 2, or the base's).")
 @click.option("--no-augment", is_flag=True, help="Train on original images only.")
+@click.option(
+    "--camera-augment",
+    is_flag=True,
+    help="Augmented views also imitate traffic cameras (down-scaling, JPEG, blur, colour casts, haze, noise).",
+)
 @click.option("--cache-dir", type=_path(file_okay=False), help=f"Embedding cache (default {default_cache_dir()}).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
 @_runtime_options
@@ -99,6 +104,7 @@ def train_command(
     heads: str | None,
     augment_copies: int | None,
     no_augment: bool,
+    camera_augment: bool,
     cache_dir: Path | None,
     no_cache: bool,
     batch_size: int,
@@ -116,8 +122,8 @@ def train_command(
         augment = None
         if no_augment:
             augment = AugmentConfig(copies=0)
-        elif augment_copies is not None:
-            augment = AugmentConfig(copies=augment_copies)
+        elif augment_copies is not None or camera_augment:
+            augment = AugmentConfig(copies=2 if augment_copies is None else augment_copies, camera=camera_augment)
         config = TrainConfig(
             data=data,
             output=output,

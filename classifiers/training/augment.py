@@ -14,6 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from classifiers.color.augment import CameraAugmentConfig, camera_augment
+
 
 class AugmentConfig(BaseModel):
     """How many augmented copies of each training image to embed, and how strongly to change them.
@@ -31,12 +33,18 @@ class AugmentConfig(BaseModel):
     brightness: float = Field(default=0.15, ge=0.0, lt=1.0, description="largest relative brightness change")
     contrast: float = Field(default=0.15, ge=0.0, lt=1.0, description="largest relative contrast change")
     saturation: float = Field(default=0.1, ge=0.0, lt=1.0, description="largest relative saturation change")
+    camera: bool = Field(
+        default=False,
+        description="then imitate a traffic camera (classifiers.color.augment: down-scaling, JPEG, blur, colour "
+        "casts, sky reflection, haze, noise)",
+    )
 
     def view_key(self, seed: int, copy: int) -> str:
         """A short stable key naming one augmented view (copy ≥ 1) of every image; ``orig`` for copy 0."""
         if copy == 0:
             return "orig"
-        spec = self.model_dump(exclude={"copies"})
+        # Without camera steps the key is what it was before they existed, so cached views stay valid.
+        spec = self.model_dump(exclude={"copies"} if self.camera else {"copies", "camera"})
         blob = json.dumps({"spec": spec, "seed": seed, "copy": copy}, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -67,4 +75,7 @@ def augment_image(image: NDArray[np.uint8], config: AugmentConfig, rng: np.rando
         pixels = mean + (pixels - mean) * (1.0 + rng.uniform(-config.contrast, config.contrast))
     if config.brightness > 0:
         pixels = pixels * (1.0 + rng.uniform(-config.brightness, config.brightness))
-    return np.ascontiguousarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
+    out = np.ascontiguousarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
+    if config.camera:
+        out = camera_augment(out, CameraAugmentConfig(flip=0.0), rng)  # flipped above already
+    return out

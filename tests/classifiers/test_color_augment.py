@@ -24,6 +24,7 @@ from classifiers.color.augment import (
     jpeg_roundtrip,
     motion_blur,
 )
+from classifiers.training.augment import AugmentConfig, augment_image
 
 
 def solid(bgr: tuple[int, int, int], h: int = 48, w: int = 64) -> NDArray[np.uint8]:
@@ -150,3 +151,15 @@ def test_config_errors(fields: dict[str, Any], error: str) -> None:
 def test_bad_image(image: NDArray[Any]) -> None:
     with pytest.raises(ValueError, match="BGR"):
         camera_augment(image, CameraAugmentConfig(), np.random.default_rng(0))
+
+
+def test_training_views_can_imitate_cameras() -> None:
+    # `vehiclewatch train --camera-augment`: the trainer's own steps, then the camera steps, under a new cache key.
+    plain, camera = AugmentConfig(), AugmentConfig(camera=True)
+    assert plain.view_key(0, 1) == "c513a854d9dc2fb1"  # unchanged by the camera option: old caches stay valid
+    assert camera.view_key(0, 1) != plain.view_key(0, 1)
+    assert camera.view_key(0, 0) == "orig"
+    image = car((20, 20, 200))
+    a = augment_image(image, camera, np.random.default_rng(3))
+    assert np.array_equal(a, augment_image(image, camera, np.random.default_rng(3)))
+    assert not np.array_equal(a, augment_image(image, plain, np.random.default_rng(3)))
