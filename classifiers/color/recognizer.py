@@ -63,7 +63,10 @@ MEMBER_FLOOR = 1e-3
 """Each member's probabilities are floored at this before the log, so no single member can veto a colour."""
 
 # Paint L* (after white balance) at which a colour turns from light to dark, and the softness of that step.
-_SHADE_MIDPOINT: dict[str, float] = {"grey": 42.0, "blue": 38.0, "red": 38.0, "green": 38.0, "purple": 38.0}
+_SHADE_MIDPOINT: dict[str, float] = {"blue": 38.0, "red": 38.0, "green": 38.0, "purple": 38.0}
+# On traffic_crops_dev the paint of mid-grey and dark-grey cars measured alike (L* 16-38 for both, exposure
+# decides), so the recogniser does not claim a shade for grey.
+_SHADE_UNJUDGED = frozenset({"grey"})
 _SHADE_SOFTNESS = 6.0
 _ALWAYS_DARK = frozenset({"black"})
 _ALWAYS_LIGHT = frozenset({"white", "silver", "beige"})
@@ -170,8 +173,8 @@ class ColorResult:
 
     Attributes:
         probs: probability of each of :data:`COLOR_LABELS`, in that order.
-        dark_probability: probability that the paint is a dark shade of its colour (None: no paint member, or
-            the paint measurement disagrees with the colour found, so it cannot judge the shade).
+        dark_probability: probability that the paint is a dark shade of its colour (None: no paint member, a
+            colour whose shade is not judged (grey), or the paint measurement disagrees with the colour found).
         shade: ``dark`` or ``light`` when ``dark_probability`` is clear (beyond the file's ``shade_confidence``),
             else None.
         paint: the paint statistic, when the recogniser has a paint member.
@@ -390,9 +393,9 @@ class ColorRecognizer:
         return results
 
     def _dark_probability(self, probs: NDArray[np.float32], stats: PaintStats | None) -> float | None:
-        if stats is None:
-            return None
         color = COLOR_LABELS[int(np.argmax(probs))]
+        if stats is None or color in _SHADE_UNJUDGED:
+            return None
         if color in _ALWAYS_DARK or color in _ALWAYS_LIGHT:
             return dark_probability(stats, color)
         # The paint's lightness only speaks for the shade when the paint measurement found this colour (or a

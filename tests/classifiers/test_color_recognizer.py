@@ -89,7 +89,8 @@ def test_members_in_pool_order(recognizer: ColorRecognizer) -> None:
         ((150, 150, 255), "light"),
         ((20, 20, 20), "dark"),
         ((245, 245, 245), "light"),
-        ((100, 100, 100), None),  # mid grey: neither clearly dark nor light
+        ((150, 30, 20), "dark"),  # navy
+        ((100, 100, 100), None),  # grey: its shade is not judged
     ],
 )
 def test_shade_where_clear(tmp_path: Path, body: tuple[int, int, int], shade: str | None) -> None:
@@ -99,7 +100,7 @@ def test_shade_where_clear(tmp_path: Path, body: tuple[int, int, int], shade: st
     )
     result = ColorRecognizer.from_file(path, crop_margin=MARGIN).recognize([vehicle(body)])[0]
     assert result.shade == shade
-    assert result.dark_probability is not None
+    assert (result.dark_probability is None) == (result.color == "grey")
 
 
 def test_classify_gives_color_and_shade_heads(recognizer: ColorRecognizer) -> None:
