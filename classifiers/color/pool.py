@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize  # type: ignore[import-untyped]
 
 FloatArray = NDArray[np.float64]
 
@@ -75,6 +74,9 @@ def fit_pool(
     Raises:
         ValueError: no usable rows, or mismatched shapes.
     """
+    # Imported here: serving only applies a fitted pool, and needs no scipy.
+    from scipy.optimize import minimize  # type: ignore[import-untyped]
+
     n, k = members[0].shape
     y = np.asarray(targets, np.int64)
     if y.shape != (n,):
