@@ -148,24 +148,36 @@ class BenchReport:
         return "\n".join(lines)
 
     def plot(self, path: Path) -> None:
-        """A PNG: throughput side by side, and where an end-to-end frame's time goes."""
+        """A PNG: throughput side by side, where an end-to-end frame's time goes, and (with classifiers) the
+        classifier calls per detected vehicle-frame with tracking off and on."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+        panels = 3 if self.tracking_runs else 2
+        fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4))
+        left, middle = axes[0], axes[1]
         names = ["decode alone", "detector alone", "end-to-end"]
         values = [self.decode_fps, self.detector_fps, self.end_to_end_fps]
         bars = left.bar(names, values, color=["#999999", "#4c72b0", "#dd8452"])
         left.bar_label(bars, fmt="%.1f")
-        left.set_ylabel("frames/s")
+        left.set_ylabel("frames/s (median)")
         left.set_title(f"ratio end-to-end / detector = {self.ratio:.3f}")
         stage_names = list(self.stages)
-        right.barh(stage_names, [self.stages[s].ms_per_frame for s in stage_names], color="#55a868")
-        right.set_xlabel("ms per frame (summed over calls)")
-        right.set_title("pipeline stages")
-        fig.suptitle(f"{Path(self.video).name}: {self.detector}, classifiers: {', '.join(self.classifiers) or 'none'}")
+        middle.barh(stage_names, [self.stages[s].ms_per_frame for s in stage_names], color="#55a868")
+        middle.set_xlabel("ms per frame (summed over calls)")
+        middle.set_title("pipeline stages")
+        if self.tracking_runs:
+            right = axes[2]
+            labels = [f"tracking {'on' if run.tracking else 'off'}" for run in self.tracking_runs]
+            bars = right.bar(labels, [run.calls_per_vehicle_frame for run in self.tracking_runs], color="#8172b2")
+            right.bar_label(bars, fmt="%.3f")
+            right.set_ylabel("classifier calls per detected vehicle-frame")
+            saving = self.tracking_saving
+            right.set_title(f"{saving:.1f}x fewer with tracking" if saving else "classifier calls")
+        classifiers = ", ".join(Path(name).stem for name in self.classifiers) or "none"
+        fig.suptitle(f"{Path(self.video).name} | {Path(self.detector).stem} | classifiers: {classifiers}", fontsize=10)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
