@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from classifiers.color.settings import ColorRecognizerSettings
-from detectors.runtime import DEFAULT_PROVIDERS, PROVIDER_ALIASES
+from detectors.runtime import DEFAULT_PROVIDERS, Providers
 
 
 class ClassifierModelSettings(BaseModel):
@@ -37,11 +37,7 @@ class ClassifierModelSettings(BaseModel):
             "'embedding' are always ignored)."
         ),
     )
-    providers: tuple[str, ...] = Field(
-        default=DEFAULT_PROVIDERS,
-        min_length=1,
-        description="ONNX Runtime providers to try in order: tensorrt, cuda, cpu (or full provider names).",
-    )
+    providers: Providers = DEFAULT_PROVIDERS
     max_batch: int = Field(
         default=32,
         ge=1,
@@ -57,14 +53,6 @@ class ClassifierModelSettings(BaseModel):
         if heads is not None and len(set(heads)) != len(heads):
             raise ValueError(f"heads lists an output twice: {list(heads)}")
         return heads
-
-    @field_validator("providers")
-    @classmethod
-    def _known_providers(cls, providers: tuple[str, ...]) -> tuple[str, ...]:
-        for name in providers:
-            if name.lower() not in PROVIDER_ALIASES and not name.endswith("ExecutionProvider"):
-                raise ValueError(f"unknown provider {name!r}: use {', '.join(PROVIDER_ALIASES)} or a full ORT name")
-        return providers
 
 
 class ClassifierSettings(BaseModel):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from detectors.runtime import DEFAULT_PROVIDERS, PROVIDER_ALIASES
+from detectors.runtime import DEFAULT_PROVIDERS, Providers
 
 DEFAULT_VEHICLE_CLASSES: tuple[str, ...] = ("car", "bus", "truck", "motorcycle")
 
@@ -29,11 +29,7 @@ class DetectorSettings(BaseModel):
             "Path of the YOLO detector ONNX file (Ultralytics export: class names, imgsz and stride in its metadata)."
         )
     )
-    providers: tuple[str, ...] = Field(
-        default=DEFAULT_PROVIDERS,
-        min_length=1,
-        description="ONNX Runtime providers to try in order: tensorrt, cuda, cpu (or full provider names).",
-    )
+    providers: Providers = DEFAULT_PROVIDERS
     confidence: float = Field(
         default=0.35,
         ge=0.0,
@@ -100,11 +96,3 @@ class DetectorSettings(BaseModel):
         if any(not name.strip() for name in classes):
             raise ValueError(f"classes has an empty name: {list(classes)}")
         return classes
-
-    @field_validator("providers")
-    @classmethod
-    def _known_providers(cls, providers: tuple[str, ...]) -> tuple[str, ...]:
-        for name in providers:
-            if name.lower() not in PROVIDER_ALIASES and not name.endswith("ExecutionProvider"):
-                raise ValueError(f"unknown provider {name!r}: use {', '.join(PROVIDER_ALIASES)} or a full ORT name")
-        return providers

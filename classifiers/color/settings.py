@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.runtime import DEFAULT_PROVIDERS, PROVIDER_ALIASES
+from detectors.runtime import DEFAULT_PROVIDERS, Providers
 
 
 class ColorRecognizerSettings(BaseModel):
@@ -25,17 +25,5 @@ class ColorRecognizerSettings(BaseModel):
             "(by path) and their fitted combination. Do not also list a model with a 'color' head."
         )
     )
-    providers: tuple[str, ...] = Field(
-        default=DEFAULT_PROVIDERS,
-        min_length=1,
-        description="ONNX Runtime providers for the recogniser's member models, tried in order.",
-    )
+    providers: Providers = DEFAULT_PROVIDERS
     max_batch: int = Field(default=32, ge=1, description="Most crops per member-model inference call.")
-
-    @field_validator("providers")
-    @classmethod
-    def _known_providers(cls, providers: tuple[str, ...]) -> tuple[str, ...]:
-        for name in providers:
-            if name.lower() not in PROVIDER_ALIASES and not name.endswith("ExecutionProvider"):
-                raise ValueError(f"unknown provider {name!r}: use {', '.join(PROVIDER_ALIASES)} or a full ORT name")
-        return providers
