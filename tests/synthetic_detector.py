@@ -28,6 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 from detectors.decoding import detect_layout
 from detectors.letterbox import Letterbox
 from detectors.settings import DetectorSettings
+from detectors.types import Detections
 
 SyntheticLayout = Literal["v8", "v5", "end2end"]
 
@@ -252,3 +253,14 @@ def write_corrupt_model(path: Path, content: bytes = b"\x08\x07not an onnx model
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return path
+
+
+def detections_of(*boxes: Sequence[float], score: float = 0.9, class_name: str = "car") -> Detections:
+    """Detections of ``boxes`` (x1, y1, x2, y2), all of one COCO vehicle class, as a detector would return them."""
+    n = len(boxes)
+    return Detections(
+        boxes=np.asarray(boxes, np.float32).reshape(n, 4),
+        scores=np.full(n, score, np.float32),
+        class_ids=np.full(n, SYNTHETIC_NAMES.index(class_name), np.int32),
+        class_names=(class_name,) * n,
+    )

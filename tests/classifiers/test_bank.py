@@ -18,22 +18,13 @@ from detectors.runtime import ModelLoadError
 from detectors.types import Detections
 from tests.conftest import shared_path
 from tests.synthetic_classifier import COLORS_BGR, RunCounter, make_color_classifier, solid_bgr
+from tests.synthetic_detector import detections_of
 
 CPU = ("cpu",)
 
 
 def model(path: Path, **fields: Any) -> ClassifierModelSettings:
     return ClassifierModelSettings(model=path, providers=CPU, **fields)
-
-
-def detections(*boxes: tuple[float, float, float, float]) -> Detections:
-    n = len(boxes)
-    return Detections(
-        boxes=np.asarray(boxes, np.float32).reshape(n, 4),
-        scores=np.full(n, 0.9, np.float32),
-        class_ids=np.full(n, 2, np.int32),
-        class_names=("car",) * n,
-    )
 
 
 def painted(h: int, w: int, patches: list[tuple[str, tuple[int, int, int, int]]]) -> NDArray[np.uint8]:
@@ -80,7 +71,7 @@ def test_one_call_per_model_and_mapping_back(synthetic_bank: ClassifierBank, mon
         patches = [(colours[(f + b) % 3], (10 + 60 * b, 10, 60 + 60 * b, 70)) for b in range(3 + f)]
         image = painted(120, 60 * len(patches) + 40, patches)
         boxes = [rect for _, rect in patches] + [(5, 80, 15, 115)]
-        items.append((image, detections(*boxes)))
+        items.append((image, detections_of(*boxes)))
         expected.append([colour for colour, _ in patches] + [None])
     items.insert(2, (painted(50, 50, []), Detections.empty()))
     expected.insert(2, [])
@@ -107,7 +98,7 @@ def test_one_call_per_model_and_mapping_back(synthetic_bank: ClassifierBank, mon
     [
         pytest.param([], id="no-frames"),
         pytest.param([(painted(64, 64, []), Detections.empty())] * 3, id="no-boxes"),
-        pytest.param([(painted(64, 64, []), detections((0, 0, 10, 60), (0, 0, 60, 5)))], id="all-too-small"),
+        pytest.param([(painted(64, 64, []), detections_of((0, 0, 10, 60), (0, 0, 60, 5)))], id="all-too-small"),
     ],
 )
 def test_nothing_to_classify_runs_no_model(
@@ -127,7 +118,7 @@ def test_margin_brings_context(tmp_path: Path) -> None:
     """With a margin, the crop includes what surrounds the box (here: enough blue to win)."""
     path = make_color_classifier(tmp_path / "c.onnx")
     image = painted(200, 200, [("blue", (0, 0, 200, 200)), ("red", (90, 90, 110, 110))])
-    box = detections((90, 90, 110, 110))
+    box = detections_of((90, 90, 110, 110))
     for margin, expected in [(0.0, "red"), (1.0, "blue")]:
         bank = ClassifierBank.from_settings(
             ClassifierSettings(models=(model(path),), crop_margin=margin, min_crop_size=8)
@@ -176,7 +167,7 @@ def test_bank_without_models() -> None:
     assert len(bank) == 0
     assert bank.heads == {}
     image = painted(64, 64, [])
-    results = bank.classify_boxes([(image, detections((0, 0, 60, 60), (0, 0, 5, 5)))])
+    results = bank.classify_boxes([(image, detections_of((0, 0, 60, 60), (0, 0, 5, 5)))])
     assert results == CropResults(frames=((None, None),), classified=0, skipped_small=0)
 
 
@@ -263,7 +254,7 @@ def test_real_bank_make_colour_type() -> None:
         image[: a.shape[0], : a.shape[1]] = a
         image[: b.shape[0], a.shape[1] :] = b
         boxes = ((0, 0, a.shape[1], a.shape[0]), (a.shape[1], 0, a.shape[1] + b.shape[1], b.shape[0]))
-        items.append((image, detections(*boxes)))
+        items.append((image, detections_of(*boxes)))
     results = bank.classify_boxes(items)
     assert results.classified == 4
     assert [[top1(c, "color") for c in frame] for frame in results.frames] == [["red", "white"], ["red", "white"]]

@@ -8,16 +8,7 @@ from numpy.typing import NDArray
 
 from classifiers.crops import crop_rects, cut_crops, visible_short_sides
 from detectors.types import Detections
-
-
-def detections(*boxes: tuple[float, float, float, float]) -> Detections:
-    n = len(boxes)
-    return Detections(
-        boxes=np.asarray(boxes, np.float32).reshape(n, 4),
-        scores=np.full(n, 0.9, np.float32),
-        class_ids=np.full(n, 2, np.int32),
-        class_names=("car",) * n,
-    )
+from tests.synthetic_detector import detections_of
 
 
 def frame(h: int = 100, w: int = 200) -> NDArray[np.uint8]:
@@ -53,9 +44,9 @@ def test_visible_short_sides() -> None:
 def test_cut_crops_across_frames() -> None:
     image_a, image_b = frame(), frame(120, 160)
     items = [
-        (image_a, detections((10, 20, 50, 60), (0, 0, 20, 200), (100, 10, 180, 90))),
+        (image_a, detections_of((10, 20, 50, 60), (0, 0, 20, 200), (100, 10, 180, 90))),
         (image_b, Detections.empty()),
-        (image_b, detections((150, 100, 170, 140), (20, 30, 60, 70))),
+        (image_b, detections_of((150, 100, 170, 140), (20, 30, 60, 70))),
     ]
     batch = cut_crops(items, margin=0.1, min_size=32)
     # (0, 0, 20, 200) is 20 px wide; (150, 100, 170, 140) is cut to 10 x 20 px by the frame: both skipped.
@@ -85,7 +76,7 @@ def test_cut_crops_across_frames() -> None:
     ],
 )
 def test_min_size(box: tuple[float, float, float, float], min_size: int, kept: bool) -> None:
-    batch = cut_crops([(frame(), detections(box))], margin=0.05, min_size=min_size)
+    batch = cut_crops([(frame(), detections_of(box))], margin=0.05, min_size=min_size)
     assert len(batch) == int(kept)
     assert batch.skipped == int(not kept)
 

