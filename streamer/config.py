@@ -172,24 +172,39 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
+_PATH_KEYS = (
+    ("detector", "model"),
+    ("watchlist", "path"),
+    ("redis", "password_file"),
+    ("redis", "embedded_dir"),
+)
+
+
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Makes the file paths of a config relative to ``base`` (the config file's folder), leaving URLs, webcam
+    indexes and absolute paths alone."""
+
     def fix(value: Any) -> Any:
-        return str(base / value) if isinstance(value, str) and not Path(value).is_absolute() else value
+        if not isinstance(value, str) or not value or "://" in value or value.isdigit() or Path(value).is_absolute():
+            return value
+        return str(base / value)
+
+    def fixed(section: Any, key: str) -> Any:
+        return {**section, key: fix(section[key])} if isinstance(section, dict) and key in section else section
 
     out = dict(data)
-    if isinstance(out.get("detector"), dict) and "model" in out["detector"]:
-        out["detector"] = {**out["detector"], "model": fix(out["detector"]["model"])}
+    for section, key in _PATH_KEYS:
+        if section in out:
+            out[section] = fixed(out[section], key)
+    if isinstance(out.get("cameras"), list):
+        out["cameras"] = [fixed(camera, "source") for camera in out["cameras"]]
     classifiers = out.get("classifiers")
-    if isinstance(classifiers, dict) and isinstance(classifiers.get("models"), list):
-        out["classifiers"] = {
-            **classifiers,
-            "models": [
-                {**m, "model": fix(m["model"])} if isinstance(m, dict) and "model" in m else m
-                for m in classifiers["models"]
-            ],
-        }
-    if isinstance(out.get("watchlist"), dict) and out["watchlist"].get("path"):
-        out["watchlist"] = {**out["watchlist"], "path": fix(out["watchlist"]["path"])}
+    if isinstance(classifiers, dict):
+        if isinstance(classifiers.get("models"), list):
+            classifiers = {**classifiers, "models": [fixed(m, "model") for m in classifiers["models"]]}
+        if "color_recognizer" in classifiers:
+            classifiers = {**classifiers, "color_recognizer": fixed(classifiers["color_recognizer"], "file")}
+        out["classifiers"] = classifiers
     return out
 
 

@@ -131,3 +131,25 @@ def test_errors_never_show_secret_inputs(tmp_path: Path) -> None:
         load_settings(path)
     assert "TOPSECRET" not in str(error.value)
     assert "TOPSECRET" not in repr(error.value.__cause__)
+
+
+def test_every_file_path_is_relative_to_the_config_file_but_urls_and_webcams_are_not(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "cameras:\n"
+        "  - {id: a, source: clips/a.mp4}\n"
+        "  - {id: b, source: 'rtsp://h/s'}\n"
+        "  - {id: c, source: '0'}\n"
+        "  - {id: d, source: /abs/d.mp4}\n"
+        "detector: {model: m.onnx}\n"
+        "classifiers: {models: [{model: c.onnx}], color_recognizer: {file: color/recognizer.yaml}}\n"
+        "watchlist: {path: w.yaml}\n"
+        "redis: {password_file: secrets/pw}\n"
+    )
+    settings = load_settings(path)
+    assert [c.source for c in settings.cameras] == [str(tmp_path / "clips/a.mp4"), "rtsp://h/s", "0", "/abs/d.mp4"]
+    assert settings.classifiers.models[0].model == tmp_path / "c.onnx"
+    assert settings.classifiers.color_recognizer is not None
+    assert settings.classifiers.color_recognizer.file == tmp_path / "color/recognizer.yaml"
+    assert settings.watchlist.path == tmp_path / "w.yaml"
+    assert settings.redis.password_file == tmp_path / "secrets/pw"
