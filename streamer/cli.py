@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,7 +210,14 @@ def run(
     configure_logging(settings.log_level)
     service = Service(settings, on_alert=None if quiet else print_alert)
     stop = threading.Event()
-    _on_signals(stop.set)
+
+    def force() -> None:
+        # Draining was given up on, but an embedded Redis must not outlive the service (it holds the port).
+        if service.redis is not None:
+            service.redis.close()
+        os._exit(130)
+
+    _on_signals(stop.set, force)
     with clear_errors():
         service.start()
     if service.redis is not None and service.redis.embedded:
@@ -221,11 +229,26 @@ def run(
     click.echo("all sources ended" if ended else "stopped", err=True)
 
 
-def _on_signals(handler: Callable[[], None]) -> None:
+# A repeat of the first signal within this many seconds is the same request delivered twice (timeout(1), for one,
+# signals both the process and its process group), not an operator insisting.
+_SAME_SIGNAL_S = 2.0
+
+
+def _on_signals(graceful: Callable[[], None], force: Callable[[], None] | None = None) -> None:
+    """SIGINT/SIGTERM: the first stops gracefully (draining); a second one, later, calls ``force``."""
+    first: list[float] = []
+
     def handle(signum: int, _frame: object) -> None:
-        log.info("signal %s: stopping (again to force)", signal.Signals(signum).name)
-        signal.signal(signum, signal.SIG_DFL)
-        handler()
+        now = time.monotonic()
+        if not first:
+            first.append(now)
+            log.info("signal %s: stopping (again to force)", signal.Signals(signum).name)
+            graceful()
+        elif now - first[0] >= _SAME_SIGNAL_S:
+            log.warning("signal %s again: exiting now without draining", signal.Signals(signum).name)
+            if force is not None:
+                force()
+            sys.exit(130)
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)

