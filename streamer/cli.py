@@ -54,19 +54,25 @@ def clear_errors() -> Iterator[None]:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
-def model_overrides(models: Path | None, detector: Path | None, classifiers: Sequence[Path]) -> dict[str, Any]:
+def model_overrides(
+    models: Path | None, detector: Path | None, classifiers: Sequence[Path], color_recognizer: Path | None = None
+) -> dict[str, Any]:
     """Settings from the model flags: ``--models DIR`` picks the default files there, the others name files."""
     out: dict[str, Any] = {}
     if models is not None:
         if not models.is_dir():
             fail(f"--models: not a directory: {models}")
         out["detector"] = {"model": str(models / DEFAULT_DETECTOR)}
-        found = [models / name for name in DEFAULT_CLASSIFIERS if (models / name).is_file()]
+        defaults = DEFAULT_CLASSIFIERS[:1] if color_recognizer is not None else DEFAULT_CLASSIFIERS
+        found = [models / name for name in defaults if (models / name).is_file()]
         out["classifiers"] = {"models": [{"model": str(p)} for p in found]}
     if detector is not None:
         out.setdefault("detector", {})["model"] = str(detector)
     if classifiers:
         out["classifiers"] = {"models": [{"model": str(p)} for p in classifiers]}
+    if color_recognizer is not None:
+        # The recogniser produces the 'color' head, so --models leaves its own colour model out (see above).
+        out.setdefault("classifiers", {})["color_recognizer"] = {"file": str(color_recognizer)}
     return out
 
 
@@ -92,6 +98,11 @@ _models_option = click.option(
 )
 _detector_option = click.option(
     "--detector", type=click.Path(path_type=Path, dir_okay=False), help="Detector ONNX file (overrides --models)."
+)
+_color_recognizer_option = click.option(
+    "--color-recognizer",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Colour recogniser file (python -m classifiers.color.build); replaces the colour model of --models.",
 )
 _classifier_option = click.option(
     "--classifier",
@@ -179,6 +190,7 @@ def print_alert(alert: Any) -> None:
 @_models_option
 @_detector_option
 @_classifier_option
+@_color_recognizer_option
 @click.option("--loop", is_flag=True, help="Loop video files (with --source) until stopped.")
 @click.option("--detect-fps", type=float, help="Frames per second sent to the detector per camera (with --source).")
 @click.option("--redis-url", help="Redis URL (default: start an embedded Redis).")
@@ -191,6 +203,7 @@ def run(
     models: Path | None,
     detector: Path | None,
     classifiers: tuple[Path, ...],
+    color_recognizer: Path | None,
     loop: bool,
     detect_fps: float | None,
     redis_url: str | None,
@@ -203,7 +216,7 @@ def run(
     """
     from streamer.service import Service
 
-    overrides = model_overrides(models, detector, classifiers)
+    overrides = model_overrides(models, detector, classifiers, color_recognizer)
     overrides.update(run_overrides(sources, watchlist, loop, detect_fps, redis_url, metrics_port))
     with clear_errors():
         settings = load_settings(config_path, overrides)
@@ -302,6 +315,7 @@ def detect(
 @_models_option
 @_detector_option
 @_classifier_option
+@_color_recognizer_option
 @click.option("--detect/--whole", "run_detector", default=False, help="Detect vehicles first and classify each box.")
 @click.option("--top-k", type=int, default=3, show_default=True, help="Labels per head.")
 def classify(
@@ -309,6 +323,7 @@ def classify(
     models: Path | None,
     detector: Path | None,
     classifiers: tuple[Path, ...],
+    color_recognizer: Path | None,
     run_detector: bool,
     top_k: int,
 ) -> None:
@@ -320,8 +335,8 @@ def classify(
 
     configure_logging("WARNING")
     picture = read_image(image)
-    overrides = model_overrides(models, None, classifiers)
-    if not overrides.get("classifiers", {}).get("models"):
+    overrides = model_overrides(models, None, classifiers, color_recognizer)
+    if not overrides.get("classifiers", {}).get("models") and color_recognizer is None:
         fail(f"no classifier: give --classifier FILE or --models DIR (or set {MODELS_ENV})")
 
     def heads(c: Classification | None) -> dict[str, list[dict[str, Any]]] | None:
@@ -445,6 +460,7 @@ def config_reference() -> None:
 @_models_option
 @_detector_option
 @_classifier_option
+@_color_recognizer_option
 @click.option("--no-classifiers", is_flag=True, help="Detector only (measures the pipeline's own overhead).")
 @click.option("--max-batch", type=int, default=1, show_default=True, help="Detector batch (dynamic-batch models).")
 @click.option("--frames", type=int, default=300, show_default=True, help="Most frames of VIDEO to use.")
@@ -459,6 +475,7 @@ def bench(
     models: Path | None,
     detector: Path | None,
     classifiers: tuple[Path, ...],
+    color_recognizer: Path | None,
     no_classifiers: bool,
     max_batch: int,
     frames: int,
@@ -471,7 +488,7 @@ def bench(
     from streamer.bench import BenchOptions, run_benchmark
 
     configure_logging("WARNING")
-    overrides = model_overrides(models, detector, classifiers)
+    overrides = model_overrides(models, detector, classifiers, color_recognizer)
     if "detector" not in overrides:
         fail(f"no detector: give --detector FILE or --models DIR (or set {MODELS_ENV})")
     if no_classifiers:

@@ -154,3 +154,17 @@ def test_a_signal_delivered_twice_still_stops_gracefully_and_takes_the_embedded_
     assert rest.rstrip().endswith("stopped")
     with pytest.raises(redis.ConnectionError):
         redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1).ping()
+
+
+def test_classify_with_a_colour_recogniser_gives_colour_and_shade(runner: CliRunner, tmp_path: Path) -> None:
+    recognizer = tmp_path / "recognizer.yaml"
+    recognizer.write_text("version: 1\nmembers: [{name: paint, kind: paint, weight: 1.0}]\n")
+    image = np.full((120, 160, 3), 110, np.uint8)
+    cv2.rectangle(image, (30, 30), (130, 90), BGR["red"], thickness=-1)
+    path = tmp_path / "car.png"
+    cv2.imwrite(str(path), image)
+    result = runner.invoke(main, ["classify", str(path), "--color-recognizer", str(recognizer)])
+    assert result.exit_code == 0, result.output
+    heads = json.loads(result.output)["classification"]
+    assert heads["color"][0]["label"] == "red"
+    assert {label["label"] for label in heads["color_shade"]} == {"dark", "light"}
