@@ -12,7 +12,7 @@ second for both, and their ratio: the saving tracking brings.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,27 +261,37 @@ def run_end_to_end(options: BenchOptions, tracking: bool | None = None) -> tuple
     return service, frames / elapsed, frames
 
 
-def run_benchmark(options: BenchOptions) -> BenchReport:
+def run_benchmark(options: BenchOptions, progress: Callable[[str], None] = lambda _: None) -> BenchReport:
+    """Runs the benchmark; ``progress`` gets a line as each run starts and ends (it takes minutes on a CPU)."""
     settings = load_settings(None, {**options.overrides, "cameras": [{"id": "bench", "source": str(options.video)}]})
     frames, decode_fps = decode_frames(options.video, options.frames)
+    progress(f"decoded {len(frames)} frames ({decode_fps:.0f} frames/s)")
     detector = YoloDetector.from_settings(settings.detector)
     batch = detector.max_batch
+
+    def detector_alone() -> float:
+        fps = time_detector(detector, frames, batch)
+        progress(f"detector alone: {fps:.1f} frames/s")
+        return fps
+
     # Detector-alone runs bracket every end-to-end run, and medians are compared: on a shared machine the load
     # changes from minute to minute, and this keeps both figures under the same conditions.
-    detector_runs = [time_detector(detector, frames, batch)]
+    detector_runs = [detector_alone()]
     e2e_runs: list[float] = []
     runs: list[TrackingRun] = []
-    for _ in range(options.repeat):
+    compare = options.compare_tracking and bool(settings.classifiers.models)
+    for repeat in range(options.repeat):
         runs = []
-        if options.compare_tracking and settings.classifiers.models:
-            # Off first, then on: the report's main figures are those of the run with tracking on (the default).
-            for tracking in (False, True):
-                service, e2e_fps, e2e_frames = run_end_to_end(options, tracking)
+        # Off first, then on: the report's main figures are those of the run with tracking on (the default).
+        for tracking in (False, True) if compare else (None,):
+            label = "" if tracking is None else f", tracking {'on' if tracking else 'off'}"
+            progress(f"end-to-end run {repeat + 1}/{options.repeat}{label} ...")
+            service, e2e_fps, e2e_frames = run_end_to_end(options, tracking)
+            progress(f"end-to-end: {e2e_fps:.1f} frames/s")
+            if tracking is not None:
                 runs.append(_tracking_run(service, tracking, e2e_fps, e2e_frames))
-        else:
-            service, e2e_fps, e2e_frames = run_end_to_end(options)
         e2e_runs.append(e2e_fps)
-        detector_runs.append(time_detector(detector, frames, batch))
+        detector_runs.append(detector_alone())
 
     stages: dict[str, StageTime] = {}
     totals = _histogram_totals(service, "vehiclewatch_stage_seconds")

@@ -496,7 +496,8 @@ def bench(
     overrides["detector"]["max_batch"] = max_batch
     with clear_errors():
         report = run_benchmark(
-            BenchOptions(video=video, frames=frames, overrides=overrides, watchlist=watchlist, repeat=repeat)
+            BenchOptions(video=video, frames=frames, overrides=overrides, watchlist=watchlist, repeat=repeat),
+            progress=lambda line: click.echo(f"bench: {line}", err=True),
         )
     click.echo(report.render())
     if plot is not None:
