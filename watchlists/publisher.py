@@ -15,22 +15,19 @@ alert twice: consumers de-duplicate on ``alert_id``.
 from __future__ import annotations
 
 import logging
-import queue
-import random
 import threading
-import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol
 
-import cv2
 import numpy as np
 import redis
 from numpy.typing import NDArray
 
 from watchlists.alerts import Alert
+from watchlists.redis_writer import RedisWriter, WriterClosedError, encode_jpeg
 from watchlists.settings import AlertSettings
 
 logger = logging.getLogger(__name__)
@@ -86,11 +83,10 @@ class PublisherStats:
 class _Pending:
     alert: Alert
     jpeg: bytes | None
-    submitted: float = field(default_factory=time.monotonic)
 
 
-class PublisherClosedError(RuntimeError):
-    """submit() after close()."""
+PublisherClosedError = WriterClosedError
+"""submit() or start() after close()."""
 
 
 class AlertPublisher:
@@ -111,29 +107,26 @@ class AlertPublisher:
         self.client = client
         self.settings = settings
         self.observer: PublishObserver = observer if observer is not None else NullObserver()
-        self._queue: queue.Queue[_Pending] = queue.Queue(maxsize=settings.max_pending)
-        self._closing = threading.Event()
-        self._abandon = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._writer: RedisWriter[_Pending, Alert] = RedisWriter(
+            "alert-publisher",
+            "alert",
+            self._write,
+            describe=lambda pending: f"alert {pending.alert.alert_id}",
+            max_pending=settings.max_pending,
+            retry_initial_s=settings.retry_initial_s,
+            retry_max_s=settings.retry_max_s,
+            on_written=self._written,
+            on_error=lambda exc: self._notify("on_error", exc),
+        )
         self._lock = threading.Lock()
-        self._in_flight = 0
-        self._submitting = 0  # submit() calls between their closed-check and their put: close() waits for them
         self._published_by_entry: Counter[str] = Counter()
-        self._errors = 0
         self._rejected = 0
-        self._failed = 0
-        self._lost = 0
 
     # lifecycle ---------------------------------------------------------------------------------------------------
 
     def start(self) -> AlertPublisher:
         """Starts the publishing thread (alerts submitted before are queued and go out now)."""
-        with self._lock:
-            if self._closing.is_set():
-                raise PublisherClosedError("the alert publisher is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
-                self._thread.start()
+        self._writer.start()
         return self
 
     def close(self, timeout: float = 10.0) -> int:
@@ -142,18 +135,7 @@ class AlertPublisher:
         Returns:
             How many alerts could not be written (0 when all were); each loss is logged.
         """
-        with self._lock:
-            self._closing.set()
-        thread = self._thread
-        if thread is None:  # never started: write what is queued from here
-            thread = threading.Thread(target=self._run, name="alert-publisher", daemon=True)
-            self._thread = thread
-            thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
-            self._abandon.set()  # stop retrying; the thread counts what it had left
-            thread.join()
-        return self._lost
+        return self._writer.close(timeout)
 
     def __enter__(self) -> AlertPublisher:
         return self.start()
@@ -178,62 +160,44 @@ class AlertPublisher:
             PublisherClosedError: after :meth:`close`.
             ValueError: the crop is not a BGR uint8 image.
         """
-        jpeg = self._encode(crop_bgr)
+        jpeg = encode_jpeg(crop_bgr, self.settings.jpeg_quality)
         if jpeg is not None:
             alert = alert.model_copy(update={"snapshot_key": self.settings.snapshot_key_prefix + alert.alert_id})
         wait = self.settings.submit_timeout_s if timeout is None else timeout
+        if self._writer.submit(_Pending(alert, jpeg), timeout=wait):
+            return True
         with self._lock:
-            if self._closing.is_set():
-                raise PublisherClosedError("the alert publisher is closed")
-            self._submitting += 1
-        try:
-            self._queue.put(_Pending(alert, jpeg), timeout=wait)
-        except queue.Full:
-            with self._lock:
-                self._rejected += 1
-            logger.error(
-                "alert %s for entry %r refused: %d alerts already waiting for Redis (max_pending) for %.1f s",
-                alert.alert_id,
-                alert.entry.id,
-                self.settings.max_pending,
-                wait,
-            )
-            self._notify("on_rejected", alert)
-            return False
-        finally:
-            with self._lock:
-                self._submitting -= 1
-        return True
-
-    def _encode(self, crop_bgr: NDArray[np.uint8] | None) -> bytes | None:
-        # Encoded here, not on the publishing thread: a queued crop would be a view that keeps its whole frame alive.
-        if crop_bgr is None or crop_bgr.size == 0:
-            return None
-        if crop_bgr.dtype != np.uint8 or crop_bgr.ndim != 3 or crop_bgr.shape[2] != 3:
-            raise ValueError(f"crop must be a BGR uint8 (H, W, 3) image, got {crop_bgr.dtype} {crop_bgr.shape}")
-        ok, buffer = cv2.imencode(".jpg", crop_bgr, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
-        if not ok:
-            raise ValueError(f"crop of shape {crop_bgr.shape} could not be encoded as JPEG")
-        return bytes(buffer)
+            self._rejected += 1
+        logger.error(
+            "alert %s for entry %r refused: %d alerts already waiting for Redis (max_pending) for %.1f s",
+            alert.alert_id,
+            alert.entry.id,
+            self.settings.max_pending,
+            wait,
+        )
+        self._notify("on_rejected", alert)
+        return False
 
     # observation -------------------------------------------------------------------------------------------------
 
     @property
     def pending(self) -> int:
         """Alerts submitted and not yet written (queued or being retried)."""
-        return self._queue.qsize() + self._in_flight
+        return self._writer.pending
 
     def stats(self) -> PublisherStats:
         with self._lock:
-            return PublisherStats(
-                published=sum(self._published_by_entry.values()),
-                published_by_entry=dict(self._published_by_entry),
-                errors=self._errors,
-                rejected=self._rejected,
-                failed=self._failed,
-                pending=self.pending,
-                lost_at_close=self._lost,
-            )
+            by_entry = dict(self._published_by_entry)
+            rejected = self._rejected
+        return PublisherStats(
+            published=sum(by_entry.values()),
+            published_by_entry=by_entry,
+            errors=self._writer.errors,
+            rejected=rejected,
+            failed=self._writer.failed,
+            pending=self.pending,
+            lost_at_close=self._writer.lost,
+        )
 
     def _notify(self, event: str, *args: object) -> None:
         try:
@@ -241,73 +205,12 @@ class AlertPublisher:
         except Exception:
             logger.exception("alert publish observer failed in %s", event)
 
-    # the publishing thread ---------------------------------------------------------------------------------------
+    # on the writer thread ----------------------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                with self._lock:
-                    if self._closing.is_set() and self._submitting == 0 and self._queue.empty():
-                        return
-                continue
-            self._in_flight = 1
-            try:
-                if self._abandon.is_set() or not self._publish_with_retry(item):
-                    self._give_up(item)
-            finally:
-                self._in_flight = 0
-
-    def _give_up(self, item: _Pending) -> None:
-        left = [item]
-        while True:
-            try:
-                left.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
+    def _written(self, _pending: _Pending, alert: Alert, seconds: float) -> None:
         with self._lock:
-            self._lost += len(left)
-        ids = ", ".join(p.alert.alert_id for p in left[:5]) + (" …" if len(left) > 5 else "")
-        logger.error("closing: %d alert(s) could not be written to Redis and are lost: %s", len(left), ids)
-
-    def _publish_with_retry(self, item: _Pending) -> bool:
-        """Writes one alert, retrying until it is written (True) or close() gives up waiting (False)."""
-        delay = self.settings.retry_initial_s
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                alert = self._write(item)
-            except redis.RedisError as exc:
-                with self._lock:
-                    self._errors += 1
-                self._notify("on_error", exc)
-                logger.warning(
-                    "writing alert %s to Redis failed (attempt %d, retry in %.2f s): %s: %s",
-                    item.alert.alert_id,
-                    attempt,
-                    delay,
-                    type(exc).__name__,
-                    exc,
-                )
-                # Jitter: publishers of several services must not retry in lockstep against a recovering Redis.
-                if self._abandon.wait(delay * random.uniform(0.5, 1.0)):
-                    return False
-                delay = min(delay * 2, self.settings.retry_max_s)
-                continue
-            except Exception as exc:
-                # Not Redis being away but a bug: retrying would block every alert behind this one for ever, so this
-                # one is dropped, counted and logged with its traceback.
-                with self._lock:
-                    self._failed += 1
-                self._notify("on_error", exc)
-                logger.exception("alert %s cannot be written and is dropped", item.alert.alert_id)
-                return True
-            with self._lock:
-                self._published_by_entry[alert.entry.id] += 1
-            self._notify("on_published", alert, time.monotonic() - item.submitted)
-            return True
+            self._published_by_entry[alert.entry.id] += 1
+        self._notify("on_published", alert, seconds)
 
     def _write(self, item: _Pending) -> Alert:
         settings = self.settings

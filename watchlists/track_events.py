@@ -21,14 +21,11 @@ Example of the JSON (one line on the wire)::
 from __future__ import annotations
 
 import logging
-import queue
-import random
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-import cv2
 import numpy as np
 import redis
 from numpy.typing import NDArray
@@ -36,6 +33,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from classifiers.types import Classification
 from watchlists.alerts import LabelProb, new_alert_id, utc_datetime
+from watchlists.redis_writer import RedisWriter, WriterClosedError, encode_jpeg
 
 logger = logging.getLogger(__name__)
 
@@ -173,92 +171,53 @@ class TrackEventPublisher:
     def __init__(self, client: redis.Redis, settings: TrackEventSettings) -> None:
         self.client = client
         self.settings = settings
-        self._queue: queue.Queue[_Pending] = queue.Queue(maxsize=settings.max_pending)
-        self._closing = threading.Event()
-        self._abandon = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._writer: RedisWriter[_Pending, None] = RedisWriter(
+            "track-events",
+            "track event",
+            self._write,
+            describe=lambda pending: f"track {pending.event.camera_id}/{pending.event.track_id}",
+            max_pending=settings.max_pending,
+            retry_initial_s=settings.retry_initial_s,
+            retry_max_s=settings.retry_max_s,
+        )
         self._lock = threading.Lock()
-        self.published = 0
         self.dropped = 0
-        self.errors = 0
 
     def start(self) -> TrackEventPublisher:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="track-events", daemon=True)
-            self._thread.start()
+        self._writer.start()
         return self
 
     def close(self, timeout: float = 5.0) -> int:
         """Writes what is queued for up to ``timeout`` seconds, then stops; returns how many events were lost."""
-        self._closing.set()
-        if self._thread is None:
-            self.start()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                self._abandon.set()
-                thread.join()
-        lost = self._queue.qsize()
-        if lost:
-            logger.error("closing: %d track event(s) could not be written to Redis", lost)
-        return lost
+        return self._writer.close(timeout)
 
     def submit(self, event: TrackSummary, crop_bgr: NDArray[np.uint8] | None = None) -> bool:
-        """Queues an event (with its best crop); False when dropped because ``max_pending`` events are waiting."""
-        if self._closing.is_set():
-            return False
-        jpeg = self._encode(crop_bgr) if self.settings.snapshot else None
+        """Queues an event (with its best crop); False when dropped (``max_pending`` events waiting, or closed)."""
+        jpeg = encode_jpeg(crop_bgr, self.settings.jpeg_quality) if self.settings.snapshot else None
         if jpeg is not None:
             event = event.model_copy(update={"best_snapshot_key": self.settings.snapshot_key_prefix + event.event_id})
         try:
-            self._queue.put_nowait(_Pending(event, jpeg))
-        except queue.Full:
+            # Never waits: a summary is not worth slowing the pipeline for, unlike an alert.
+            queued = self._writer.submit(_Pending(event, jpeg), timeout=0)
+        except WriterClosedError:
+            return False
+        if not queued:
             with self._lock:
                 self.dropped += 1
             logger.warning("track event for %s/%d dropped: Redis is behind", event.camera_id, event.track_id)
-            return False
-        return True
+        return queued
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        return self._writer.pending
 
-    def _encode(self, crop_bgr: NDArray[np.uint8] | None) -> bytes | None:
-        if crop_bgr is None or crop_bgr.size == 0:
-            return None
-        ok, buffer = cv2.imencode(".jpg", crop_bgr, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
-        return bytes(buffer) if ok else None
+    @property
+    def published(self) -> int:
+        return self._writer.written
 
-    def _run(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                if self._closing.is_set():
-                    return
-                continue
-            if not self._write_with_retry(item):
-                self._queue.put_nowait(item)  # counted as lost by close()
-                return
-
-    def _write_with_retry(self, item: _Pending) -> bool:
-        delay = self.settings.retry_initial_s
-        while not self._abandon.is_set():
-            try:
-                self._write(item)
-            except redis.RedisError as exc:
-                with self._lock:
-                    self.errors += 1
-                logger.warning("writing a track event failed (retry in %.2f s): %s: %s", delay, type(exc).__name__, exc)
-                if self._abandon.wait(delay * random.uniform(0.5, 1.0)):
-                    return False
-                delay = min(delay * 2, self.settings.retry_max_s)
-                continue
-            with self._lock:
-                self.published += 1
-            return True
-        return False
+    @property
+    def errors(self) -> int:
+        return self._writer.errors
 
     def _write(self, item: _Pending) -> None:
         event = item.event

@@ -197,7 +197,7 @@ def test_close_waits_for_a_submit_in_progress(redis_client: redis.Redis) -> None
     results: list[bool] = []
     thread = threading.Thread(target=lambda: results.append(publisher.submit(make_alert(index=1))))
     thread.start()
-    wait_for(lambda: publisher._submitting == 1)  # blocked in submit(), waiting for room
+    wait_for(lambda: publisher._writer._submitting == 1)  # blocked in submit(), waiting for room
     assert publisher.close(timeout=5) == 0
     thread.join()
     assert results == [True]

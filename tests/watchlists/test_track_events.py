@@ -172,3 +172,25 @@ def test_settings(fields: dict[str, Any], error: str | None) -> None:
         return
     with pytest.raises(ValidationError, match=error):
         TrackEventSettings(**fields)
+
+
+def test_a_bug_drops_one_event_not_the_publisher(
+    redis_client: redis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = TrackEventPublisher._write
+
+    def buggy(self: TrackEventPublisher, item: Any) -> None:
+        if item.event.track_id == 13:
+            raise TypeError("a bug")
+        write(self, item)
+
+    monkeypatch.setattr(TrackEventPublisher, "_write", buggy)
+    settings = TrackEventSettings(enabled=True, stream="test:tracks")
+    publisher = TrackEventPublisher(redis.Redis.from_url(redis_url), settings).start()
+    publisher.submit(summary(track_id=13))
+    publisher.submit(summary(track_id=14))
+    assert publisher.close() == 0
+    events = [
+        TrackSummary.from_json(f[STREAM_FIELD_TRACK.encode()]) for f in stream_entries(redis_client, "test:tracks")
+    ]
+    assert [e.track_id for e in events] == [14]
