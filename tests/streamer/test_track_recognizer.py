@@ -26,6 +26,7 @@ from streamer.track_recognizer import TrackingRecognizer
 from streamer.tracking_settings import TrackingSettings
 from tests.streamer.scene import make_scene
 from tests.synthetic_classifier import make_color_classifier
+from tests.watchlists.support import stream_fields
 from watchlists.alerts import Alert
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistEntry
@@ -298,16 +299,6 @@ def test_memory_stays_bounded_over_a_long_looping_run(bank: ClassifierBank) -> N
 
 
 # --- the service ----------------------------------------------------------------------------------------------
-
-
-def stream_fields(client: redis.Redis, stream: str) -> list[dict[bytes, bytes]]:
-    entries = client.xrange(stream)
-    assert entries is not None
-    out: list[dict[bytes, bytes]] = []
-    for _, fields in entries:
-        assert isinstance(fields, dict)
-        out.append({bytes(k): bytes(v) for k, v in fields.items() if isinstance(k, bytes) and isinstance(v, bytes)})
-    return out
 
 
 def test_service_with_tracking_alerts_once_and_publishes_the_track(

@@ -39,6 +39,11 @@ def xrange(client: redis.Redis, stream: str) -> list[StreamEntry]:
     return cast(list[StreamEntry], client.xrange(stream))
 
 
+def stream_fields(client: redis.Redis, stream: str) -> list[dict[bytes, bytes]]:
+    """The fields of every entry of a stream, oldest first."""
+    return [fields for _, fields in xrange(client, stream)]
+
+
 def stream_alerts(client: redis.Redis, stream: str = "vehiclewatch:alerts") -> list[Alert]:
     return [Alert.from_json(fields[b"alert"]) for _, fields in xrange(client, stream)]
 

@@ -14,6 +14,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from classifiers.types import Classification, HeadScores
+from tests.watchlists.support import stream_fields
 from watchlists.track_events import (
     STREAM_FIELD_TRACK,
     TrackEventPublisher,
@@ -85,17 +86,6 @@ def crop() -> np.ndarray[Any, np.dtype[np.uint8]]:
     return image
 
 
-def stream_entries(client: redis.Redis, stream: str) -> list[dict[bytes, bytes]]:
-    """The stream's entries' fields (Redis replies narrowed for the type checker)."""
-    entries = client.xrange(stream)
-    assert entries is not None
-    out: list[dict[bytes, bytes]] = []
-    for _, fields in entries:
-        assert isinstance(fields, dict)
-        out.append({bytes(k): bytes(v) for k, v in fields.items() if isinstance(k, bytes) and isinstance(v, bytes)})
-    return out
-
-
 def test_publisher_writes_events_and_snapshots(redis_client: redis.Redis, redis_url: str) -> None:
     settings = TrackEventSettings(enabled=True, stream="test:tracks", snapshot_ttl_s=60)
     publisher = TrackEventPublisher(redis.Redis.from_url(redis_url), settings).start()
@@ -104,7 +94,7 @@ def test_publisher_writes_events_and_snapshots(redis_client: redis.Redis, redis_
     assert publisher.close() == 0
     assert publisher.published == 2
 
-    entries = stream_entries(redis_client, "test:tracks")
+    entries = stream_fields(redis_client, "test:tracks")
     assert len(entries) == 2
     events = [TrackSummary.from_json(fields[STREAM_FIELD_TRACK.encode()]) for fields in entries]
     assert [e.track_id for e in events] == [17, 18]
@@ -127,7 +117,7 @@ def test_snapshots_can_be_turned_off(redis_client: redis.Redis, redis_url: str) 
     publisher = TrackEventPublisher(redis.Redis.from_url(redis_url), settings).start()
     publisher.submit(summary(), crop())
     publisher.close()
-    (fields,) = stream_entries(redis_client, "test:tracks")
+    (fields,) = stream_fields(redis_client, "test:tracks")
     assert TrackSummary.from_json(fields[STREAM_FIELD_TRACK.encode()]).best_snapshot_key is None
     assert redis_client.keys("vehiclewatch:track-snapshot:*") == []
 
@@ -191,6 +181,6 @@ def test_a_bug_drops_one_event_not_the_publisher(
     publisher.submit(summary(track_id=14))
     assert publisher.close() == 0
     events = [
-        TrackSummary.from_json(f[STREAM_FIELD_TRACK.encode()]) for f in stream_entries(redis_client, "test:tracks")
+        TrackSummary.from_json(f[STREAM_FIELD_TRACK.encode()]) for f in stream_fields(redis_client, "test:tracks")
     ]
     assert [e.track_id for e in events] == [14]
