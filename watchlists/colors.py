@@ -189,14 +189,25 @@ def confusion_row(color: str, shade: str | None) -> Mapping[str, float]:
     return COLOR_CONFUSION.get((key, shade)) or COLOR_CONFUSION.get((key, None)) or {}
 
 
+FOLDED_INTO: dict[str, tuple[str, str]] = {"maroon": ("red", "dark")}
+"""Colours some classifiers fold into another as a shade (the colour recogniser reads bordeaux as dark red): for a
+head without a label of its own for the colour, the entry is judged as that shade of the other colour."""
+
+
 def color_weights(color: str, shade: str | None, labels: Sequence[str]) -> NDArray[np.float32]:
     """Weight of each classifier label for an entry colour: 1 for the colour, partial credit for neighbours.
 
     Example:
         >>> color_weights("silver", None, ("white", "silver", "red", "grey")).tolist()
         [0.4000000059604645, 1.0, 0.0, 0.4000000059604645]
+        >>> color_weights("maroon", None, ("red", "black")).tolist()  # a head that folds maroon into red
+        [1.0, 0.0]
     """
     wanted = color_key(color)
+    keys = {color_key(label) for label in labels}
+    if wanted not in keys and wanted in FOLDED_INTO and FOLDED_INTO[wanted][0] in keys:
+        color, shade = FOLDED_INTO[wanted]
+        wanted = color
     row = {color_key(name): weight for name, weight in confusion_row(color, shade).items()}
     weights = [1.0 if (key := color_key(label)) == wanted else row.get(key, 0.0) for label in labels]
     return np.array(weights, dtype=np.float32)

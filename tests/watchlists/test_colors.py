@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from classifiers.color.labels import COLOR_LABELS
+from classifiers.types import Classification, HeadScores
 from watchlists.aliases import color_key
 from watchlists.colors import COLOR_CONFUSION, MAX_PARTIAL, color_weights, confusion_row, split_color
+from watchlists.entries import WatchlistEntry
+from watchlists.matching import Matcher
 
 
 @pytest.mark.parametrize(
@@ -57,3 +62,15 @@ def test_partial_credit_alone_stays_below_the_default_threshold() -> None:
 def test_a_shade_without_a_row_uses_the_base_colour() -> None:
     assert confusion_row("silver", "metallic") == COLOR_CONFUSION[("silver", None)]
     assert confusion_row("Gray", "dark") == COLOR_CONFUSION[("grey", "dark")]
+
+
+def test_maroon_is_judged_as_dark_red_on_a_head_that_folds_it_into_red() -> None:
+    matcher = Matcher([WatchlistEntry(id="maroon", color="burgundy")])
+    assert matcher.unmatchable_fields({"color": COLOR_LABELS}) == []
+    probs = np.zeros(len(COLOR_LABELS), np.float32)
+    probs[COLOR_LABELS.index("red")] = 0.9
+    probs[COLOR_LABELS.index("black")] = 0.1
+    (match,) = matcher.match(Classification({"color": HeadScores("color", COLOR_LABELS, probs)}))
+    assert match.score == pytest.approx(0.9, abs=0.05)
+    # A head with a label of its own keeps it: maroon is then not plain red.
+    assert color_weights("maroon", None, ("red", "bordeaux")).tolist() == pytest.approx([0.4, 1.0])
