@@ -22,9 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.yolo import YoloDetector
-from streamer.config import load_settings
-from streamer.metrics import STAGES
-from streamer.service import Service
+from streamer.service.config import load_settings
+from streamer.service.metrics import STAGES
+from streamer.service.wiring import Service
 
 
 @dataclass(frozen=True, slots=True)

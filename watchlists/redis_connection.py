@@ -3,7 +3,7 @@
 The embedded server listens on 127.0.0.1:``embedded_port`` (6390 by default) besides its unix socket, so
 ``vehiclewatch alerts tail`` in another terminal reaches it with ``connect(settings, start_embedded=False)``.
 
-Errors are one line with the URL redacted (:func:`streamer.redaction.redact_url`), and the password is scrubbed
+Errors are one line with the URL redacted (:func:`common.redaction.redact_url`), and the password is scrubbed
 from every message this module produces.
 """
 
@@ -24,7 +24,7 @@ import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
-from streamer.redaction import redact_text, redact_url
+from common.redaction import redact_text, redact_url
 from watchlists.settings import RedisSettings
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from streamer.bench import BenchOptions, run_benchmark
-from streamer.cli import main
+from streamer.cli.main import main
 from tests.streamer.scene import make_scene
 
 

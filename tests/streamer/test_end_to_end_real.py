@@ -8,8 +8,8 @@ from pathlib import Path
 import redis
 import yaml
 
-from streamer.config import load_settings
-from streamer.service import Service
+from streamer.service.config import load_settings
+from streamer.service.wiring import Service
 from tests.conftest import shared_path
 from watchlists.alerts import Alert
 from watchlists.consumer import AlertConsumer

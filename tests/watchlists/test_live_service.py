@@ -14,8 +14,8 @@ from typing import Any
 
 import redis
 
-from streamer.config import load_settings
-from streamer.service import Service
+from streamer.service.config import load_settings
+from streamer.service.wiring import Service
 from tests.conftest import shared_path
 from tests.streamer.scene import make_scene
 from tests.watchlists.support import wait_for

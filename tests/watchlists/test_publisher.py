@@ -43,7 +43,8 @@ class Recorder:
 
 def test_publish_writes_stream_snapshot_and_channel(redis_client: redis.Redis) -> None:
     settings = AlertSettings()
-    pubsub = redis_client.pubsub()  # type: ignore[no-untyped-call]
+    pubsub = redis_client.pubsub()
+    assert settings.channel is not None
     pubsub.subscribe(settings.channel)
     confirmation = pubsub.get_message(timeout=2)
     assert confirmation is not None

@@ -1,0 +1,1 @@
+"""The `vehiclewatch` command line: one module per command group."""

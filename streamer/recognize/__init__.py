@@ -1,0 +1,1 @@
+"""The recognise flow: detect → track → gate/schedule → crop → classify → fuse → match → alert policy → sink."""

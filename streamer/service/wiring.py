@@ -1,0 +1,271 @@
+"""The service: everything wired in one place, started in order, stopped in reverse, queues drained.
+
+Start order: check inputs (config, models, watchlist, sources) → metrics server → Redis → alert publisher (and
+track event publisher) → detector → classifiers → pipeline threads → cameras and their watchdog. `stop()` undoes it
+in reverse, so frames already read are detected, classified and their alerts published before Redis goes away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from classifiers.bank import ClassifierBank
+from common.redaction import redact_text
+from detectors.runtime import ModelLoadError
+from detectors.yolo import YoloDetector
+from streamer.recognize.pipeline import BatchRecognizer, Pipeline, Recognizer
+from streamer.recognize.track_recognizer import TrackingRecognizer
+from streamer.service.config import ServiceSettings
+from streamer.service.http_server import Health, MetricsServer
+from streamer.service.metrics import Metrics
+from streamer.sources.backends import SourceEnded, SourceError, SourceFatalError, open_source
+from streamer.sources.buffers import FrameBufferGroup
+from streamer.sources.camera import CameraReader, CameraState, CameraWatchdog
+from streamer.sources.settings import SourceConfigError
+from watchlists.alerts import Alert
+from watchlists.cooldown import Cooldown
+from watchlists.entries import WatchlistError, load_watchlist
+from watchlists.live import LiveMatcher
+from watchlists.matching import Matcher
+from watchlists.publisher import AlertPublisher
+from watchlists.redis_connection import RedisConnection, RedisConnectionError, connect
+from watchlists.reload import WatchlistReloader, start_live_watchlist
+from watchlists.track_events import TrackEventPublisher
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message is one line for the operator."""
+
+
+class _CameraMetrics:
+    """Camera reader events → Prometheus."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.m = metrics
+
+    def on_state(self, camera_id: str, state: CameraState) -> None:
+        self.m.set_camera_state(camera_id, str(state))
+
+    def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
+        self.m.frames_read.labels(camera_id).inc()
+        self.m.stage_seconds.labels("decode").observe(decode_seconds)
+
+    def on_frame_skipped(self, camera_id: str) -> None:
+        self.m.frames_skipped.labels(camera_id).inc()
+
+    def on_frame_dropped(self, camera_id: str, cause: str) -> None:
+        self.m.frames_dropped.labels(camera_id, cause).inc()
+
+    def on_reconnect(self, camera_id: str, reason: str) -> None:  # noqa: ARG002 - reason is in the log
+        self.m.reconnects.labels(camera_id).inc()
+
+
+class _PublishMetrics:
+    """Alert publisher events → Prometheus."""
+
+    def __init__(self, metrics: Metrics, on_alert: Callable[[Alert], None] | None) -> None:
+        self.m = metrics
+        self.on_alert = on_alert
+
+    def on_published(self, alert: Alert, seconds: float) -> None:
+        self.m.alerts.labels(alert.entry.id).inc()
+        self.m.stage_seconds.labels("publish").observe(seconds)
+        self.m.end_to_end_seconds.observe(max(time.time() - alert.captured_at.timestamp(), 0.0))
+        if self.on_alert is not None:
+            self.on_alert(alert)
+
+    def on_error(self, exc: Exception) -> None:  # noqa: ARG002 - the publisher logs it
+        self.m.publish_errors.inc()
+
+    def on_rejected(self, alert: Alert) -> None:
+        self.m.stage_errors.labels("publish").inc()
+        log.error("alert %s for entry %s could not be queued for publishing", alert.alert_id, alert.entry.id)
+
+
+@dataclass
+class Service:
+    """vehiclewatch's running parts.
+
+    Args:
+        settings: the validated configuration.
+        registry: Prometheus registry (tests pass a fresh one).
+        on_alert: called after each alert is published (the CLI prints them).
+    """
+
+    settings: ServiceSettings
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    on_alert: Callable[[Alert], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.registry)
+        self.frames = FrameBufferGroup()
+        self.readers: list[CameraReader] = []
+        self.redis: RedisConnection | None = None
+        self.publisher: AlertPublisher | None = None
+        self.track_events: TrackEventPublisher | None = None
+        self.pipeline: Pipeline | None = None
+        self.watchlist_reloader: WatchlistReloader | None = None
+        self.watchdog: CameraWatchdog | None = None
+        self.http: MetricsServer | None = None
+        self._ready = False
+        self._stopped = threading.Event()
+        self.started_at: float | None = None  # monotonic time the cameras started (benchmarks time from here)
+
+    # --- start ---------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts everything; raises `StartupError` (one line) on bad input, having undone what it started."""
+        try:
+            self._start()
+        except StartupError:
+            self.stop()
+            raise
+        except (ModelLoadError, WatchlistError, SourceConfigError, RedisConnectionError, OSError, ValueError) as exc:
+            self.stop()
+            raise StartupError(redact_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
+
+    def _start(self) -> None:
+        s = self.settings
+        for camera in s.cameras:
+            camera.validate_source()
+        matcher: Matcher | LiveMatcher | None = self._load_watchlist()
+        detector = YoloDetector.from_settings(s.detector)
+        bank = ClassifierBank.from_settings(s.classifiers)
+        if matcher is not None:
+            for problem in matcher.unmatchable_fields(bank.heads):
+                log.warning("watchlist: %s", problem)
+        self._probe_sources()
+
+        if s.metrics.enabled:
+            self.http = MetricsServer(self.registry, self.health, s.metrics.host, s.metrics.port)
+            self.http.start()
+            log.info("metrics on http://%s:%d/metrics (health: /healthz, /readyz)", s.metrics.host, self.http.port)
+        self.redis = connect(s.redis)
+        log.info("alerts go to %s stream %r", self.redis.display_url, s.alerts.stream)
+        self.publisher = AlertPublisher(self.redis.client, s.alerts, _PublishMetrics(self.metrics, self.on_alert))
+        self.publisher.start()
+
+        # The live watchlist (file + Redis-managed entries, reloaded while running) replaces the start-up matcher;
+        # the cooldown asks it whether an entry is still active, so removed or expired entries never alert.
+        live = start_live_watchlist(
+            s.watchlist,
+            self.redis.client,
+            matcher.entries if matcher is not None else None,
+            bank.heads,
+            lambda result: self.metrics.declare_entries(result.added),
+        )
+        if live is not None:
+            matcher, self.watchlist_reloader = live
+        cooldown = Cooldown(s.watchlist.cooldown_s, active=matcher.is_active if matcher is not None else None)
+        recognizer: BatchRecognizer
+        if s.tracking.enabled:
+            if s.tracking.events.enabled:
+                self.track_events = TrackEventPublisher(self.redis.client, s.tracking.events).start()
+                log.info("track summaries go to stream %r", s.tracking.events.stream)
+            tracked = TrackingRecognizer(
+                bank, matcher, cooldown, self.publisher, self.metrics, s.tracking, self.track_events, s.watchlist.top_k
+            )
+            tracked.trackers.prepare(camera.id for camera in s.cameras)
+            recognizer = tracked
+        else:
+            recognizer = Recognizer(bank, matcher, cooldown, self.publisher, self.metrics, top_k=s.watchlist.top_k)
+        self.pipeline = Pipeline(
+            self.frames, detector, recognizer, self.metrics, s.pipeline, max_wait_s=s.detector.max_wait_ms / 1000
+        )
+        # Buffers exist before the pipeline starts: an empty group reads as "all sources ended".
+        camera_metrics = _CameraMetrics(self.metrics)
+        for camera in s.cameras:
+            self.metrics.declare_camera(camera.id)
+            buffer = self.frames.add_buffer(camera.id, camera.buffer_size, camera.effective_full_policy)
+            self.readers.append(CameraReader(camera, buffer, camera_metrics))
+        self.pipeline.start()
+        self.started_at = time.monotonic()
+        for reader in self.readers:
+            reader.start()
+        self.watchdog = CameraWatchdog(self.readers)
+        self.watchdog.start()
+        self._ready = True
+        log.info("vehiclewatch running: %d camera(s)", len(self.readers))
+
+    def _load_watchlist(self) -> Matcher | None:
+        ws = self.settings.watchlist
+        if ws.path is None:
+            if ws.redis_entries:
+                log.info("no watchlist file: entries managed in Redis (vehiclewatch watchlist add) alert")
+            else:
+                log.warning("no watchlist configured: vehicles are detected and classified, but nothing alerts")
+            return None
+        watchlist = load_watchlist(ws.path)
+        self.metrics.declare_entries(entry.id for entry in watchlist)
+        log.info("watchlist %s: %d entries", ws.path, len(watchlist))
+        return Matcher(watchlist, ws.default_threshold)
+
+    def _probe_sources(self) -> None:
+        """Opens each camera once, so an unreachable URL fails at start instead of retrying forever unnoticed."""
+        for camera in self.settings.cameras:
+            try:
+                source = open_source(camera)
+                try:
+                    source.read()
+                finally:
+                    source.release()
+            except (SourceError, SourceFatalError, SourceEnded) as exc:
+                reason = redact_text(str(exc)) or type(exc).__name__
+                raise StartupError(f"camera {camera.id}: cannot read {camera.redacted_source}: {reason}") from exc
+
+    # --- run -----------------------------------------------------------------------------------------------------
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Blocks until ``stop`` is set or every source ended and was processed; True in the second case."""
+        if self.pipeline is None:
+            raise RuntimeError("service is not started")
+        while not stop.is_set():
+            if self.pipeline.wait(0.2):
+                return True
+        return False
+
+    def health(self) -> Health:
+        cameras = {reader.camera_id: str(reader.state) for reader in self.readers}
+        detail: dict[str, object] = {}
+        if self.publisher is not None:
+            detail["alerts_pending"] = self.publisher.pending
+        ready = self._ready and not self._stopped.is_set()
+        return Health(ready=ready, cameras=cameras, detail=detail)
+
+    # --- stop ----------------------------------------------------------------------------------------------------
+
+    def stop(self, drain_timeout_s: float = 10.0) -> None:
+        """Stops in reverse order of start, draining the pipeline and the alert queue."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._ready = False
+        if self.watchdog is not None:
+            self.watchdog.stop()
+        for reader in self.readers:
+            reader.stop()
+        self.frames.close()
+        if self.pipeline is not None:
+            # Frames already read finish their way through; then the stage threads end.
+            self.pipeline.wait(drain_timeout_s)
+            self.pipeline.stop()
+        if self.watchlist_reloader is not None:
+            self.watchlist_reloader.close()
+        if self.track_events is not None:
+            self.track_events.close(timeout=drain_timeout_s)
+        if self.publisher is not None:
+            lost = self.publisher.close(timeout=drain_timeout_s)
+            if lost:
+                log.error("%d alert(s) could not be published before shutdown", lost)
+        if self.redis is not None:
+            self.redis.close()
+        if self.http is not None:
+            self.http.stop()

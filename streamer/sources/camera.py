@@ -1,0 +1,611 @@
+"""Camera readers: one thread per camera, an explicit state machine, reconnects with backoff and a stall watchdog.
+
+A :class:`CameraReader` opens its source through a factory, decodes frames, decimates them to ``detect_fps`` by
+stream position and puts them on its :class:`~streamer.sources.buffers.FrameBuffer`. Connection errors
+(:class:`~streamer.sources.backends.SourceError`) are retried in the background with exponential backoff and
+full jitter, so a
+dead camera never holds up the others. A :class:`CameraWatchdog` thread, apart from the readers, restarts a camera
+whose source has not delivered a frame for ``stall_timeout_s``.
+
+A stalled read cannot be interrupted safely (``cv2.VideoCapture`` is not thread-safe, so releasing it from another
+thread while a read runs risks a crash). The watchdog therefore *abandons* the stalled thread: it bumps the reader's
+generation and starts a fresh thread that reconnects; the old thread, when its read finally returns (reads have a
+timeout), sees it is stale, releases its own capture and exits without touching the buffer or the state.
+
+Counters and states go to a :class:`CameraObserver` (metrics live elsewhere; this module does not import Prometheus).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+
+from common.redaction import redact_text
+from streamer.sources.backends import (
+    FrameSource,
+    SourceEnded,
+    SourceError,
+    SourceFactory,
+    SourceFatalError,
+    open_source,
+)
+from streamer.sources.buffers import DropCause, FrameBuffer
+from streamer.sources.frames import Frame
+from streamer.sources.settings import CameraSettings
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "CameraObserver",
+    "CameraReader",
+    "CameraState",
+    "CameraStateMachine",
+    "CameraStats",
+    "CameraWatchdog",
+    "FrameDecimator",
+    "InvalidTransitionError",
+    "NullObserver",
+    "ReconnectReason",
+    "backoff_delay",
+]
+
+logger = logging.getLogger(__name__)
+
+# A put on a full "block" buffer wakes this often to see whether the reader was stopped or abandoned.
+_PUT_POLL_S = 0.5
+
+
+class CameraState(enum.StrEnum):
+    """Where a camera reader is in its life."""
+
+    NOT_STARTED = "not_started"
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    STOPPED = "stopped"
+
+
+_S = CameraState
+ALLOWED_TRANSITIONS: Mapping[CameraState, frozenset[CameraState]] = MappingProxyType(
+    {
+        _S.NOT_STARTED: frozenset({_S.CONNECTING, _S.STOPPED}),
+        _S.CONNECTING: frozenset({_S.STREAMING, _S.RECONNECTING, _S.STOPPED}),
+        _S.STREAMING: frozenset({_S.RECONNECTING, _S.STOPPED}),
+        _S.RECONNECTING: frozenset({_S.CONNECTING, _S.STOPPED}),
+        _S.STOPPED: frozenset(),
+    }
+)
+"""Every legal state change, in one place. ``connecting -> stopped`` covers a file with no frame or a failed open."""
+
+
+class InvalidTransitionError(RuntimeError):
+    """A state change that :data:`ALLOWED_TRANSITIONS` does not list (a bug in the reader)."""
+
+
+class ReconnectReason(enum.StrEnum):
+    """Why a camera reconnects (a small, fixed set, fit for a metric label)."""
+
+    ERROR = "error"
+    """The source failed to open or a read failed or timed out."""
+    STALLED = "stalled"
+    """The watchdog saw no frame for ``stall_timeout_s``."""
+
+
+class CameraStateMachine:
+    """The state of one camera, changed only along :data:`ALLOWED_TRANSITIONS`, under a lock."""
+
+    def __init__(self, camera_id: str) -> None:
+        self._camera_id = camera_id
+        self._lock = threading.Lock()
+        self._state = CameraState.NOT_STARTED
+        self._reason = ""
+
+    @property
+    def state(self) -> CameraState:
+        """The current state."""
+        with self._lock:
+            return self._state
+
+    @property
+    def reason(self) -> str:
+        """Why the last transition happened (redacted), e.g. ``ended`` or an error message."""
+        with self._lock:
+            return self._reason
+
+    def transition(self, to: CameraState, reason: str = "") -> CameraState:
+        """Moves to ``to``.
+
+        Returns:
+            The previous state.
+
+        Raises:
+            InvalidTransitionError: ``to`` is not reachable from the current state.
+        """
+        with self._lock:
+            previous = self._state
+            if to not in ALLOWED_TRANSITIONS[previous]:
+                raise InvalidTransitionError(f"camera {self._camera_id!r}: cannot go from {previous} to {to}")
+            self._state = to
+            self._reason = reason
+            return previous
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStats:
+    """A snapshot of one camera reader.
+
+    Attributes:
+        camera_id: the camera's id.
+        source: the camera's source with credentials redacted.
+        state: the reader's state.
+        state_reason: why it entered that state (``ended``, ``stopped``, ``failed: ...``, an error), redacted.
+        frames_read: frames decoded since start (over all reconnects).
+        frames_sent: frames accepted by the buffer.
+        frames_skipped: frames decoded but not sent on because of ``detect_fps``.
+        frames_dropped: frames lost at the buffer (full or closed), over all causes.
+        restarts: reconnects so far (after errors and watchdog restarts).
+        last_frame_at: wall-clock time of the last decoded frame, ``None`` before the first.
+        last_error: the last error message, redacted, ``None`` if there was none.
+    """
+
+    camera_id: str
+    source: str
+    state: CameraState
+    state_reason: str
+    frames_read: int
+    frames_sent: int
+    frames_skipped: int
+    frames_dropped: int
+    restarts: int
+    last_frame_at: float | None
+    last_error: str | None
+
+
+class CameraObserver(Protocol):
+    """Receives a camera reader's events (e.g. to update metrics).
+
+    Methods are called from reader and watchdog threads, some under the reader's lock: they must be quick, must
+    not raise and must not stop or restart the reader. Reading the reader's ``state`` or ``stats`` is fine.
+    """
+
+    def on_state(self, camera_id: str, state: CameraState) -> None:
+        """The camera entered ``state``."""
+
+    def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
+        """A frame was decoded in ``decode_seconds`` (for live sources this includes waiting for it)."""
+
+    def on_frame_skipped(self, camera_id: str) -> None:
+        """A decoded frame was not sent on because of ``detect_fps``."""
+
+    def on_frame_dropped(self, camera_id: str, cause: str) -> None:
+        """A frame was lost at the buffer; ``cause`` is a :class:`~streamer.sources.buffers.DropCause` value."""
+
+    def on_reconnect(self, camera_id: str, reason: str) -> None:
+        """The camera is reconnecting; ``reason`` is a :class:`ReconnectReason` value."""
+
+
+class NullObserver:
+    """An observer that ignores every event."""
+
+    def on_state(self, camera_id: str, state: CameraState) -> None:
+        """Ignored."""
+
+    def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
+        """Ignored."""
+
+    def on_frame_skipped(self, camera_id: str) -> None:
+        """Ignored."""
+
+    def on_frame_dropped(self, camera_id: str, cause: str) -> None:
+        """Ignored."""
+
+    def on_reconnect(self, camera_id: str, reason: str) -> None:
+        """Ignored."""
+
+
+class FrameDecimator:
+    """Sends on at most ``fps`` frames per second of stream time, chosen by position (deterministic for files).
+
+    A frame is sent when it is the first one in its ``1/fps`` slot of the stream. A position that goes backwards
+    (a looping file, a new connection) starts afresh.
+
+    Example:
+        >>> decimator = FrameDecimator(10.0)
+        >>> [decimator.accept(i / 30) for i in range(6)]
+        [True, False, False, True, False, False]
+    """
+
+    # Slot boundaries tolerate float noise in positions (150.00000000000003 ms must fall in the 0.15 s slot).
+    _EPSILON = 1e-6
+
+    def __init__(self, fps: float | None) -> None:
+        if fps is not None and fps <= 0:
+            raise ValueError(f"detect_fps must be positive, got {fps}")
+        self._fps = fps
+        self._last_slot: int | None = None
+        self._last_position = -math.inf
+
+    def accept(self, position_s: float) -> bool:
+        """Whether the frame at ``position_s`` is sent on."""
+        if self._fps is None:
+            return True
+        if position_s < self._last_position:
+            self._last_slot = None
+        self._last_position = position_s
+        slot = math.floor(position_s * self._fps + self._EPSILON)
+        if slot == self._last_slot:
+            return False
+        self._last_slot = slot
+        return True
+
+
+def backoff_delay(attempt: int, initial_s: float, max_s: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter: uniform in ``[0, min(max_s, initial_s * 2**attempt)]``.
+
+    Full jitter spreads the reconnects of many cameras that failed together (e.g. a switch reboot).
+
+    Args:
+        attempt: failures in a row before this one (0 for the first).
+        initial_s: the cap after the first failure.
+        max_s: the largest cap.
+        rng: the random source (seeded in tests).
+    """
+    cap = min(max_s, initial_s * 2.0 ** min(attempt, 62))
+    return rng.uniform(0.0, cap)
+
+
+class CameraReader:
+    """Reads one camera on its own thread and puts its frames on a buffer.
+
+    Args:
+        settings: the camera's settings.
+        buffer: where frames go; the reader closes it when it stops (so a pipeline knows no more frames come).
+        observer: receives state changes and counters; :class:`NullObserver` when ``None``.
+        source_factory: opens the source; :func:`~streamer.sources.backends.open_source` by default.
+        rng: random source for backoff jitter.
+    """
+
+    def __init__(
+        self,
+        settings: CameraSettings,
+        buffer: FrameBuffer,
+        observer: CameraObserver | None = None,
+        *,
+        source_factory: SourceFactory = open_source,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.buffer = buffer
+        self._observer: CameraObserver = observer if observer is not None else NullObserver()
+        self._factory = source_factory
+        self._rng = rng if rng is not None else random.Random()
+        self._id = settings.id
+        self._machine = CameraStateMachine(settings.id)
+        # Guards everything below; re-entrant so observers may read stats from a callback.
+        self._lock = threading.RLock()
+        self._stop_requested = threading.Event()
+        self._generation = 0  # bumped to abandon the running thread (watchdog restart, stop)
+        self._thread: threading.Thread | None = None
+        self._in_source_since: float | None = None  # monotonic time the current open/read began
+        self._in_source_limit_s = 0.0
+        self._failures_in_a_row = 0
+        self._frames_read = 0
+        self._frames_sent = 0
+        self._frames_skipped = 0
+        self._frames_dropped = 0
+        self._restarts = 0
+        self._last_frame_at: float | None = None
+        self._last_error: str | None = None
+
+    @property
+    def camera_id(self) -> str:
+        """The camera's id."""
+        return self._id
+
+    @property
+    def state(self) -> CameraState:
+        """The reader's current state."""
+        return self._machine.state
+
+    @property
+    def stats(self) -> CameraStats:
+        """A consistent snapshot of the reader's counters and state."""
+        with self._lock:
+            return CameraStats(
+                camera_id=self._id,
+                source=self.settings.redacted_source,
+                state=self._machine.state,
+                state_reason=self._machine.reason,
+                frames_read=self._frames_read,
+                frames_sent=self._frames_sent,
+                frames_skipped=self._frames_skipped,
+                frames_dropped=self._frames_dropped,
+                restarts=self._restarts,
+                last_frame_at=self._last_frame_at,
+                last_error=self._last_error,
+            )
+
+    def start(self) -> None:
+        """Starts the reader thread (it connects in the background).
+
+        Raises:
+            RuntimeError: the reader was already started.
+        """
+        with self._lock:
+            if self._generation != 0:
+                raise RuntimeError(f"camera {self._id!r}: reader already started")
+            self._generation = 1
+            self._spawn(self._generation, delay_s=0.0)
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stops the reader and closes its buffer; returns promptly even if the thread is blocked in a read or put.
+
+        A thread still blocked in a read after ``timeout`` is abandoned: it releases its source and exits when the
+        read returns (reads time out after ``read_timeout_s``).
+
+        Returns:
+            Whether the reader thread has exited.
+        """
+        with self._lock:
+            self._generation += 1
+            self._stop_requested.set()
+            self._in_source_since = None
+            if self._machine.state is not CameraState.STOPPED:
+                self._set_state(CameraState.STOPPED, "stopped")
+            thread = self._thread
+        self.buffer.close()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def check_stall(self, now: float | None = None) -> bool:
+        """Watchdog check: restarts the camera if its current open or read has blocked too long.
+
+        A read may block for ``stall_timeout_s``; an open for ``open_timeout_s + stall_timeout_s`` (the open has
+        its own timeout). Time spent waiting on a full ``block`` buffer is back-pressure, not a stall. Restarts
+        are spaced by at least that limit plus the reconnect backoff, because the new thread's clock starts when
+        it begins its own open.
+
+        Args:
+            now: ``time.monotonic()`` now (tests pass their own).
+
+        Returns:
+            Whether the camera was restarted (or gave up, when ``max_restarts`` is reached).
+        """
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            since = self._in_source_since
+            if since is None or self._stop_requested.is_set():
+                return False
+            blocked_s = now - since
+            if blocked_s < self._in_source_limit_s:
+                return False
+            message = f"no frame for {blocked_s:.1f} s (stalled source)"
+            logger.warning("camera %s: %s; abandoning the blocked read and reconnecting", self._id, message)
+            self._generation += 1  # the blocked thread is now stale and will exit when its call returns
+            self._in_source_since = None
+            delay = self._register_failure(message, ReconnectReason.STALLED)
+            if delay is not None:
+                self._spawn(self._generation, delay)
+            return True
+
+    # -- reader thread -------------------------------------------------------------------------------------------
+
+    def _spawn(self, generation: int, delay_s: float) -> None:
+        thread = threading.Thread(
+            target=self._run, args=(generation, delay_s), name=f"camera-{self._id}-{generation}", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+
+    def _run(self, generation: int, delay_s: float) -> None:
+        try:
+            self._connect_loop(generation, delay_s)
+        except Exception as error:  # a bug must end this camera visibly, never silently or for other cameras
+            message = redact_text(f"{type(error).__name__}: {error}")
+            logger.error("camera %s: reader failed: %s", self._id, message)
+            self._finish(generation, f"failed: {message}", error=message)
+
+    def _connect_loop(self, generation: int, delay_s: float) -> None:
+        while True:
+            if delay_s > 0 and self._stop_requested.wait(delay_s):
+                return
+            if not self._set_state_if_current(generation, CameraState.CONNECTING, "connecting"):
+                return
+            source: FrameSource | None = None
+            try:
+                with self._in_source(generation, self.settings.open_timeout_s + self.settings.stall_timeout_s):
+                    source = self._factory(self.settings)
+                if self._is_current(generation):  # not abandoned during a slow open
+                    self._stream(generation, source)
+                return  # the thread is stale: stopped or abandoned by the watchdog
+            except SourceEnded:
+                self._finish(generation, "ended")
+                return
+            except SourceFatalError as error:
+                message = redact_text(str(error))
+                self._finish(generation, f"failed: {message}", error=message)
+                return
+            except SourceError as error:
+                next_delay = self._failed(generation, error)
+                if next_delay is None:
+                    return
+                delay_s = next_delay
+            finally:
+                if source is not None:
+                    source.release()  # by the thread that opened it: captures are not thread-safe
+
+    def _stream(self, generation: int, source: FrameSource) -> None:
+        decimator = FrameDecimator(self.settings.detect_fps)
+        first = True
+        while True:
+            with self._in_source(generation, self.settings.stall_timeout_s):
+                read = source.read()
+            captured_at = time.time()
+            with self._lock:
+                if self._generation != generation:
+                    return
+                if first:
+                    self._set_state(CameraState.STREAMING, "streaming")
+                    self._failures_in_a_row = 0
+                    first = False
+                index = self._frames_read
+                self._frames_read += 1
+                self._last_frame_at = captured_at
+            self._observer.on_frame_read(self._id, read.decode_s)
+            if not decimator.accept(read.position_s):
+                with self._lock:
+                    self._frames_skipped += 1
+                self._observer.on_frame_skipped(self._id)
+                continue
+            frame = Frame(self._id, index, captured_at, read.position_s, read.image)
+            if not self._deliver(generation, frame):
+                return
+
+    def _deliver(self, generation: int, frame: Frame) -> bool:
+        """Puts a frame on the buffer; returns False when this thread is stale."""
+        while True:
+            result = self.buffer.put(frame, timeout=_PUT_POLL_S)
+            if result.cause is not DropCause.BLOCK_TIMEOUT:
+                break
+            if not self._is_current(generation):
+                return False
+        with self._lock:
+            if result.accepted:
+                self._frames_sent += 1
+            if result.cause is not None:
+                self._frames_dropped += 1
+        if result.cause is not None:
+            self._observer.on_frame_dropped(self._id, result.cause)
+        return result.cause is not DropCause.CLOSED
+
+    @contextlib.contextmanager
+    def _in_source(self, generation: int, limit_s: float) -> Iterator[None]:
+        """Marks the span of an open or read, which the watchdog times."""
+        with self._lock:
+            if self._generation == generation:
+                self._in_source_since = time.monotonic()
+                self._in_source_limit_s = limit_s
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._generation == generation:
+                    self._in_source_since = None
+
+    def _failed(self, generation: int, error: SourceError) -> float | None:
+        """Handles a retryable error; returns the backoff before reconnecting, or None to end the thread."""
+        message = redact_text(str(error))
+        with self._lock:
+            if self._generation != generation:
+                return None
+            delay = self._register_failure(message, ReconnectReason.ERROR)
+        if delay is not None:
+            logger.warning("camera %s: %s; reconnecting in %.2f s", self._id, message, delay)
+        return delay
+
+    def _register_failure(self, message: str, reason: ReconnectReason) -> float | None:
+        """Counts a failure (lock held): moves to reconnecting and returns the backoff, or gives up."""
+        self._last_error = message
+        limit = self.settings.max_restarts
+        if limit is not None and self._failures_in_a_row >= limit:
+            self._generation += 1
+            self._set_state(CameraState.STOPPED, f"failed: {message} (gave up after {limit} restarts in a row)")
+            self.buffer.close()
+            return None
+        delay = backoff_delay(
+            self._failures_in_a_row, self.settings.backoff_initial_s, self.settings.backoff_max_s, self._rng
+        )
+        self._failures_in_a_row += 1
+        self._restarts += 1
+        self._set_state(CameraState.RECONNECTING, message)
+        self._observer.on_reconnect(self._id, reason)
+        return delay
+
+    def _finish(self, generation: int, reason: str, error: str | None = None) -> None:
+        """Moves to stopped (ended or failed) and closes the buffer, unless this thread is stale."""
+        with self._lock:
+            if self._generation != generation or self._machine.state is CameraState.STOPPED:
+                return
+            if error is not None:
+                self._last_error = error
+            self._generation += 1
+            self._set_state(CameraState.STOPPED, reason)
+        self.buffer.close()
+
+    def _is_current(self, generation: int) -> bool:
+        with self._lock:
+            return self._generation == generation
+
+    def _set_state_if_current(self, generation: int, state: CameraState, reason: str) -> bool:
+        with self._lock:
+            if self._generation != generation:
+                return False
+            self._set_state(state, reason)
+            return True
+
+    def _set_state(self, state: CameraState, reason: str) -> None:
+        """Transitions (lock held), logs and tells the observer."""
+        previous = self._machine.transition(state, reason)
+        level = logging.INFO if state in (CameraState.STREAMING, CameraState.STOPPED) else logging.DEBUG
+        logger.log(level, "camera %s: %s -> %s (%s)", self._id, previous, state, reason)
+        self._observer.on_state(self._id, state)
+
+
+class CameraWatchdog:
+    """A thread, apart from the readers, that restarts cameras whose source stalled.
+
+    Args:
+        readers: the readers to watch.
+        interval_s: seconds between checks; by default a quarter of the smallest ``stall_timeout_s``, at most 1 s.
+    """
+
+    def __init__(self, readers: Sequence[CameraReader], interval_s: float | None = None) -> None:
+        self._readers = list(readers)
+        if interval_s is None:
+            smallest = min((reader.settings.stall_timeout_s for reader in self._readers), default=4.0)
+            interval_s = min(1.0, smallest / 4)
+        if interval_s <= 0:
+            raise ValueError(f"watchdog interval must be positive, got {interval_s}")
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.restarts = 0
+
+    def check(self, now: float | None = None) -> list[str]:
+        """Checks every reader once; returns the ids of the cameras restarted."""
+        restarted = []
+        for reader in self._readers:
+            try:
+                if reader.check_stall(now):
+                    restarted.append(reader.camera_id)
+            except Exception as error:  # one camera's trouble must not stop the watchdog for the others
+                logger.error("camera %s: watchdog check failed: %s", reader.camera_id, redact_text(repr(error)))
+        self.restarts += len(restarted)
+        return restarted
+
+    def start(self) -> None:
+        """Starts the watchdog thread."""
+        if self._thread is not None:
+            raise RuntimeError("watchdog already started")
+        self._thread = threading.Thread(target=self._loop, name="camera-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stops the watchdog thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.check()

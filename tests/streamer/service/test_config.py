@@ -1,0 +1,155 @@
+"""Configuration: YAML + environment + flags, strict keys, ${VAR} secrets, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streamer.service.config import ConfigError, load_settings
+
+MINIMAL = """
+cameras:
+  - id: gate
+    source: {video}
+detector:
+  model: models/det.onnx
+"""
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text.format(video=tmp_path / "v.mp4"))
+    return path
+
+
+def test_example_config_in_the_repository_is_valid() -> None:
+    settings = load_settings(Path(__file__).parents[2] / "deploy" / "config.example.yaml")
+    assert settings.cameras[0].id == "bridge"
+    assert settings.watchlist.path is not None
+    assert settings.watchlist.path.name == "watchlist.example.yaml"
+    assert len(settings.classifiers.models) == 2
+
+
+def test_relative_model_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path, MINIMAL))
+    assert settings.detector.model == tmp_path / "models" / "det.onnx"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("detector:\n  model: m.onnx\n  confidance: 0.3\n", "detector.confidance: unknown key"),
+        ("metrics:\n  prot: 1\n", "metrics.prot: unknown key"),
+        ("colour: red\n", "colour: unknown key"),
+        ("metrics:\n  port: lots\n", "metrics.port: Input should be a valid integer"),
+        (
+            "detector:\n  model: m.onnx\n  confidence: 2\n",
+            "detector.confidence: Input should be less than or equal to 1",
+        ),
+    ],
+)
+def test_bad_keys_and_values_are_named_in_one_line(tmp_path: Path, extra: str, expected: str) -> None:
+    path = write_config(tmp_path, MINIMAL.replace("detector:\n  model: models/det.onnx\n", "") + extra)
+    if "detector" not in extra:
+        path.write_text(path.read_text() + "detector:\n  model: m.onnx\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    message = str(error.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cameras: [", "not valid YAML at line"),
+        ("- just\n- a list\n", "top level must be a mapping"),
+        ("detector:\n  model: m.onnx\n", "cameras: required key is missing"),
+        (
+            "cameras:\n  - {id: a, source: x.mp4}\n  - {id: a, source: y.mp4}\ndetector: {model: m.onnx}\n",
+            "camera id 'a' is used twice",
+        ),
+    ],
+)
+def test_structural_errors(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(path)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_environment_overrides_the_file_and_flags_override_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config(tmp_path, MINIMAL + "metrics:\n  port: 9200\n")
+    monkeypatch.setenv("VEHICLEWATCH_METRICS__PORT", "9300")
+    monkeypatch.setenv("VEHICLEWATCH_REDIS__URL", "redis://cache:6379/0")
+    settings = load_settings(path)
+    assert settings.metrics.port == 9300
+    assert settings.redis.url == "redis://cache:6379/0"
+    assert load_settings(path, {"metrics": {"port": 9400}}).metrics.port == 9400
+
+
+def test_placeholders_are_filled_from_environment_and_secret_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("CAM_USER", "viewer")
+    monkeypatch.setenv("CAM_PASSWORD_FILE", str(secret))
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "cameras:\n  - id: gate\n    source: rtsp://${CAM_USER}:${CAM_PASSWORD}@127.0.0.1:8554/x\n"
+        "detector: {model: m.onnx}\n"
+    )
+    settings = load_settings(path)
+    assert settings.cameras[0].source == "rtsp://viewer:s3cret@127.0.0.1:8554/x"
+    assert "s3cret" not in repr(settings.cameras[0])
+
+
+def test_missing_placeholder_variable_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("cameras:\n  - id: gate\n    source: rtsp://u:${NOT_SET_ANYWHERE}@h/x\ndetector: {model: m.onnx}\n")
+    with pytest.raises(ConfigError, match=r"cameras\.0\.source: environment variable NOT_SET_ANYWHERE is not set"):
+        load_settings(path)
+
+
+def test_errors_never_show_secret_inputs(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "cameras:\n  - id: c\n    source: rtsp://u:TOPSECRET@h/s\n    loop: true\n"
+        "  - rtsp://u:TOPSECRET2@h/s\n"
+        "detector: {model: m.onnx}\nredis: {password: 12, url: 'redis://:TOPSECRET3@h:1/0', prot: 1}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert "TOPSECRET" not in str(error.value)
+    assert "TOPSECRET" not in repr(error.value.__cause__)
+
+
+def test_every_file_path_is_relative_to_the_config_file_but_urls_and_webcams_are_not(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "cameras:\n"
+        "  - {id: a, source: clips/a.mp4}\n"
+        "  - {id: b, source: 'rtsp://h/s'}\n"
+        "  - {id: c, source: '0'}\n"
+        "  - {id: d, source: /abs/d.mp4}\n"
+        "detector: {model: m.onnx}\n"
+        "classifiers: {models: [{model: c.onnx}], color_recognizer: {file: color/recognizer.yaml}}\n"
+        "watchlist: {path: w.yaml}\n"
+        "redis: {password_file: secrets/pw}\n"
+    )
+    settings = load_settings(path)
+    assert [c.source for c in settings.cameras] == [str(tmp_path / "clips/a.mp4"), "rtsp://h/s", "0", "/abs/d.mp4"]
+    assert settings.classifiers.models[0].model == tmp_path / "c.onnx"
+    assert settings.classifiers.color_recognizer is not None
+    assert settings.classifiers.color_recognizer.file == tmp_path / "color/recognizer.yaml"
+    assert settings.watchlist.path == tmp_path / "w.yaml"
+    assert settings.redis.password_file == tmp_path / "secrets/pw"

@@ -1,0 +1,72 @@
+"""A real HTTP MJPEG stream (multipart/x-mixed-replace, as IP cameras serve it) read through OpenCV's FFmpeg."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+import pytest
+
+from streamer.sources.buffers import FrameBuffer
+from streamer.sources.camera import CameraReader, CameraState
+from streamer.sources.frames import Frame
+from streamer.sources.settings import CameraSettings, SourceKind
+
+FRAMES = 40
+
+
+class MjpegHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        try:
+            for i in range(FRAMES):
+                image = np.full((48, 64, 3), (i * 6) % 256, np.uint8)
+                ok, jpeg = cv2.imencode(".jpg", image)
+                assert ok
+                part = jpeg.tobytes()
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ")
+                self.wfile.write(f"{len(part)}\r\n\r\n".encode() + part + b"\r\n")
+                time.sleep(0.02)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def mjpeg_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MjpegHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
+    server.shutdown()
+    server.server_close()
+
+
+def test_reader_streams_frames_from_http_mjpeg(mjpeg_url: str) -> None:
+    settings = CameraSettings(id="ipcam", source=mjpeg_url, open_timeout_s=5, read_timeout_s=2, max_restarts=0)
+    assert settings.kind is SourceKind.HTTP
+    buffer = FrameBuffer(capacity=64, policy="drop_oldest")
+    reader = CameraReader(settings, buffer)
+    reader.start()
+    frames: list[Frame] = []
+    deadline = time.monotonic() + 15
+    while len(frames) < 10 and time.monotonic() < deadline:
+        frame = buffer.pop()
+        if frame is None:
+            time.sleep(0.02)
+            continue
+        frames.append(frame)
+    assert reader.state in (CameraState.STREAMING, CameraState.RECONNECTING, CameraState.STOPPED)
+    reader.stop()
+    assert len(frames) >= 10
+    assert frames[0].image.shape == (48, 64, 3)
+    assert all(f.camera_id == "ipcam" for f in frames)
