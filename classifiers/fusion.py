@@ -105,7 +105,7 @@ class TrackFusion:
     _top: dict[str, str] = field(default_factory=dict)
 
     def add(self, classification: Classification, weight: float = 1.0) -> None:
-        """Adds one view; ``weight`` > 0 is its quality (e.g. from `streamer.recognize.track_state.CropQuality.score`).
+        """Adds one view; ``weight`` > 0 is its quality (e.g. from `streamer.recognize.quality.CropQuality.score`).
 
         Raises:
             FusionError: a head's labels differ from those of earlier views, or the weight is not positive.

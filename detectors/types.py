@@ -6,7 +6,10 @@ it with boolean masks instead of building tuples.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +27,9 @@ class Detections:
         class_ids: ``(N,)`` int32 detector class indices.
         class_names: the detector's name for each box, ``len == N``.
         track_ids: ``(N,)`` int64 tracker ids, or None before tracking.
+        data: more per-box columns added by later stages (e.g. ``quality``, ``classification``), each an array
+            of length N; filtering keeps them aligned with the boxes, so no stage passes ``(detections, index)``
+            pairs around (as supervision's ``Detections.data``).
 
     Example:
         >>> d = Detections.empty()
@@ -36,6 +42,7 @@ class Detections:
     class_ids: NDArray[np.int32]
     class_names: tuple[str, ...]
     track_ids: NDArray[np.int64] | None = field(default=None)
+    data: Mapping[str, NDArray[Any]] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         n = self.scores.shape[0] if self.scores.ndim == 1 else -1
@@ -49,6 +56,9 @@ class Detections:
             raise ValueError(f"class_names must have {n} entries, got {len(self.class_names)}")
         if self.track_ids is not None and self.track_ids.shape != (n,):
             raise ValueError(f"track_ids must have shape ({n},), got {self.track_ids.shape}")
+        for name, column in self.data.items():
+            if column.shape[:1] != (n,):
+                raise ValueError(f"data column {name!r} must have {n} rows, got shape {column.shape}")
 
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
@@ -73,10 +83,29 @@ class Detections:
             class_ids=self.class_ids[index],
             class_names=tuple(self.class_names[i] for i in index),
             track_ids=None if self.track_ids is None else self.track_ids[index],
+            data=MappingProxyType({name: column[index] for name, column in self.data.items()}),
         )
 
     def with_track_ids(self, track_ids: NDArray[np.int64]) -> Detections:
-        return Detections(self.boxes, self.scores, self.class_ids, self.class_names, track_ids)
+        return Detections(self.boxes, self.scores, self.class_ids, self.class_names, track_ids, self.data)
+
+    def with_columns(self, **columns: NDArray[Any]) -> Detections:
+        """The same boxes with per-box ``data`` columns added (or replaced).
+
+        Example:
+            >>> d = Detections.empty().with_columns(quality=np.zeros(0, np.float32))
+            >>> sorted(d.data)
+            ['quality']
+        """
+        data = MappingProxyType({**self.data, **columns})
+        return Detections(self.boxes, self.scores, self.class_ids, self.class_names, self.track_ids, data)
+
+    def column(self, name: str) -> NDArray[Any]:
+        """The per-box column ``name``; KeyError naming the columns there are when it is missing."""
+        try:
+            return self.data[name]
+        except KeyError:
+            raise KeyError(f"no data column {name!r} (columns: {sorted(self.data)})") from None
 
     @property
     def widths(self) -> NDArray[np.float32]:

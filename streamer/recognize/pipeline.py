@@ -1,12 +1,9 @@
-"""The recognition pipeline: camera buffers → batched detection → batched classification → matching → alerts.
+"""The stage runner: camera buffers → batched detection → the recognise flow, on two threads.
 
 Two stage threads joined by one bounded queue, so detection of the next batch overlaps classification of the
 last one (on a GPU, or on a CPU with cores to spare):
 
-    FrameBufferGroup --collect--> [detect thread] --DetectedBatch--> [recognize thread] --Alert--> AlertPublisher
-
-With tracking on (the default), the recognize stage is ``streamer.recognize.track_recognizer.TrackingRecognizer``: boxes
-are tracked and only scheduled views of each track are classified; `Recognizer` here classifies every box.
+    FrameBufferGroup --collect--> [detect thread] --DetectedBatch--> [recognize thread: flow.Recognizer] --> sink
 
 A failure on one batch is logged and counted and the pipeline goes on; a stuck consumer never blocks shutdown
 (every blocking put and get has a timeout and checks the stop flag).
@@ -18,43 +15,24 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
 
-from classifiers.bank import CropResults
-from classifiers.types import Classification
 from detectors.letterbox import Letterbox
 from detectors.types import Detections
+from streamer.recognize.batch import DetectedBatch, DetectedFrame
+from streamer.recognize.settings import PipelineSettings
 from streamer.service.metrics import Metrics
 from streamer.sources.buffers import FrameBufferGroup
 from streamer.sources.frames import Frame
-from watchlists.alerts import Alert, build_alert
-from watchlists.cooldown import Cooldown
-from watchlists.matching import Match, MatchSource
+from watchlists.alerts import Alert
 
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.1  # how often blocked stage threads look at the stop flag
-
-
-class PipelineSettings(BaseModel):
-    """How the stages hand work to each other."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    detected_queue_size: int = Field(
-        default=4,
-        ge=1,
-        description=(
-            "Detector batches waiting for classification. Small keeps latency and memory low; when it is full the "
-            "detector waits, and live cameras drop their oldest frames instead (counted)."
-        ),
-    )
 
 
 class StagedDetector(Protocol):
@@ -70,16 +48,8 @@ class StagedDetector(Protocol):
     def postprocess(self, output: NDArray[Any], letterboxes: Sequence[Letterbox]) -> list[Detections]: ...
 
 
-class BoxClassifier(Protocol):
-    """The crop classifiers as the pipeline uses them (``classifiers.bank.ClassifierBank``)."""
-
-    def __len__(self) -> int: ...
-
-    def classify_boxes(self, items: Sequence[tuple[NDArray[np.uint8], Detections]]) -> CropResults: ...
-
-
 class BatchRecognizer(Protocol):
-    """The recognize stage's logic: `Recognizer` (every crop) or ``track_recognizer.TrackingRecognizer``."""
+    """The recognize stage's logic (``streamer.recognize.flow.Recognizer``)."""
 
     def process(self, batch: DetectedBatch) -> list[Alert]:
         """Recognizes one detector batch; returns the alerts submitted."""
@@ -88,142 +58,6 @@ class BatchRecognizer(Protocol):
     def finish(self) -> None:
         """The sources are over: flush what is held per vehicle (ended tracks)."""
         ...
-
-
-class AlertSink(Protocol):
-    """Where alerts go (``watchlists.publisher.AlertPublisher``)."""
-
-    def submit(self, alert: Alert, crop_bgr: NDArray[np.uint8] | None = None, timeout: float | None = None) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class DetectedFrame:
-    """A frame with the vehicles the detector found in it."""
-
-    frame: Frame
-    detections: Detections
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class DetectedBatch:
-    """The frames of one detector call, passed to the recognize stage together so their crops batch together."""
-
-    frames: tuple[DetectedFrame, ...]
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class RecognizedVehicle:
-    """One classified vehicle and the watchlist entries it matched (before the cooldown)."""
-
-    frame: Frame
-    detections: Detections
-    box_index: int
-    classification: Classification
-    matches: tuple[Match, ...]
-
-
-def crop_box(image: NDArray[np.uint8], box: NDArray[np.float32]) -> NDArray[np.uint8]:
-    """The box's pixels (clipped to the image), for the alert's snapshot."""
-    h, w = image.shape[:2]
-    x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0)
-    x2, y2 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
-    return np.ascontiguousarray(image[y1:y2, x1:x2])
-
-
-class Recognizer:
-    """Classifies a detector batch, matches it against the watchlist and submits the alerts.
-
-    Pure logic with no thread of its own, so tests can drive it batch by batch.
-    """
-
-    def __init__(
-        self,
-        classifier: BoxClassifier,
-        matcher: MatchSource | None,
-        cooldown: Cooldown,
-        sink: AlertSink,
-        metrics: Metrics,
-        top_k: int = 3,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.classifier = classifier
-        self.matcher = matcher
-        self.cooldown = cooldown
-        self.sink = sink
-        self.metrics = metrics
-        self.top_k = top_k
-        self.clock = clock
-
-    def process(self, batch: DetectedBatch) -> list[Alert]:
-        """Runs classification, matching and alerting for one batch; returns the alerts submitted."""
-        if not any(len(item.detections) for item in batch.frames):
-            return []
-        vehicles = self.recognize(batch)
-        alerts: list[Alert] = []
-        started = time.perf_counter()
-        for vehicle in vehicles:
-            for match in vehicle.matches:
-                alert = self._alert(vehicle, match)
-                if alert is not None:
-                    alerts.append(alert)
-        if alerts:
-            self.metrics.stage_seconds.labels("publish").observe(time.perf_counter() - started)
-        return alerts
-
-    def finish(self) -> None:
-        """Nothing is held between batches."""
-
-    def recognize(self, batch: DetectedBatch) -> list[RecognizedVehicle]:
-        """Classifies every vehicle of the batch (one call per model) and matches each classification."""
-        m = self.metrics
-        if not len(self.classifier):
-            return []
-        started = time.perf_counter()
-        results = self.classifier.classify_boxes([(item.frame.image, item.detections) for item in batch.frames])
-        m.stage_seconds.labels("classify").observe(time.perf_counter() - started)
-        m.batch_size.labels("classify").observe(results.classified)
-        m.crops_classified.inc(results.classified)
-        if results.skipped_small:
-            m.crops_skipped.labels("too_small").inc(results.skipped_small)
-
-        started = time.perf_counter()
-        vehicles: list[RecognizedVehicle] = []
-        for item, classifications in zip(batch.frames, results.frames, strict=True):
-            for index, classification in enumerate(classifications):
-                if classification is None:
-                    continue
-                matches = tuple(self.matcher.match(classification)) if self.matcher is not None else ()
-                vehicles.append(RecognizedVehicle(item.frame, item.detections, index, classification, matches))
-        m.stage_seconds.labels("match").observe(time.perf_counter() - started)
-        now = self.clock()
-        for item in batch.frames:
-            m.detection_latency_seconds.observe(max(now - item.frame.captured_at, 0.0))
-        return vehicles
-
-    def _alert(self, vehicle: RecognizedVehicle, match: Match) -> Alert | None:
-        frame = vehicle.frame
-        entry_id = match.entry.id
-        if not self.cooldown.allow(frame.camera_id, entry_id, now=frame.captured_at):
-            self.metrics.alerts_suppressed.labels(entry_id).inc()
-            return None
-        detections = vehicle.detections
-        box = detections.boxes[vehicle.box_index]
-        alert = build_alert(
-            match=match,
-            camera_id=frame.camera_id,
-            frame_index=frame.index,
-            captured_at=frame.captured_at,
-            box=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
-            detector_class=detections.class_names[vehicle.box_index],
-            detector_confidence=float(detections.scores[vehicle.box_index]),
-            classification=vehicle.classification,
-            top_k=self.top_k,
-            track_id=None if detections.track_ids is None else int(detections.track_ids[vehicle.box_index]),
-        )
-        # submit() only refuses after waiting its timeout with max_pending alerts queued (Redis down for long):
-        # the publisher counts and logs that, so there is nothing more to do here.
-        self.sink.submit(alert, crop_box(frame.image, box))
-        return alert
 
 
 class Pipeline:

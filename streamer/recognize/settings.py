@@ -1,20 +1,208 @@
-"""The ``tracking:`` section of the configuration: tracker, crop quality gate, schedule, fusion and track events."""
+"""Settings of the recognise flow (the ``pipeline:`` and ``tracking:`` sections): settings only, no runtime code.
+
+Config loading imports this module, so it must stay cheap: pydantic models and the settings of the libraries'
+own settings modules, nothing that loads OpenCV, a model runtime or Redis.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from classifiers.fusion import FusionSettings
-from streamer.recognize.track_state import QualitySettings, ScheduleSettings
-from streamer.recognize.tracking import TrackerSettings
 from watchlists.track_events import TrackEventSettings
+
+
+class PipelineSettings(BaseModel):
+    """How the stages hand work to each other."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detected_queue_size: int = Field(
+        default=4,
+        ge=1,
+        description=(
+            "Detector batches waiting for classification. Small keeps latency and memory low; when it is full the "
+            "detector waits, and live cameras drop their oldest frames instead (counted)."
+        ),
+    )
+
+
+class TrackerSettings(BaseModel):
+    """How boxes are linked into tracks (ByteTrack)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    algorithm: Literal["bytetrack"] = Field(
+        default="bytetrack", description="Tracking algorithm; ByteTrack from the `trackers` package."
+    )
+    activation_confidence: float = Field(
+        default=0.35,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Detector score a box needs to start a new track. Higher avoids tracks on false detections but starts "
+            "tracks later (or never) for vehicles the detector is unsure of; at least high_confidence."
+        ),
+    )
+    high_confidence: float = Field(
+        default=0.35,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Boxes scored at least this are matched to tracks first; lower-scored boxes only extend tracks left "
+            "unmatched (ByteTrack's second pass), so a vehicle whose score dips keeps its id. The second pass needs "
+            "the detector's confidence below this (the defaults, both 0.35, leave it idle: on the sample clips, "
+            "vehicles the small YOLO scores 0.35-0.5 otherwise never start a track)."
+        ),
+    )
+    min_iou: float = Field(
+        default=0.1,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Smallest overlap between a track's predicted box and a box for them to be linked. Lower follows fast "
+            "or low-frame-rate vehicles; higher avoids swapping ids between close vehicles."
+        ),
+    )
+    confirm_frames: int = Field(
+        default=2,
+        ge=1,
+        le=30,
+        description="Frames a new track must be seen in before it gets an id (filters one-frame false detections).",
+    )
+    merge_iou: float = Field(
+        default=0.7,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Boxes overlapping more than this are one vehicle whatever their classes, and only the best-scored is "
+            "kept. The detector's NMS is per class, so a car also scored as a truck gives two boxes, which would "
+            "otherwise become two tracks of one vehicle; 1.0 keeps every box."
+        ),
+    )
+    lost_frames: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description=(
+            "Detector frames a track is kept without a box (bridges occlusions) before it is forgotten. Longer "
+            "keeps ids through longer occlusions, but holds memory longer and risks giving the id to another vehicle."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _activation_is_high(self) -> TrackerSettings:
+        if self.activation_confidence < self.high_confidence:
+            raise ValueError(
+                f"activation_confidence ({self.activation_confidence}) must be at least high_confidence "
+                f"({self.high_confidence}): a track can only start from a box of the first pass"
+            )
+        return self
+
+
+class QualitySettings(BaseModel):
+    """The crop quality gate: which views of a vehicle are worth classifying."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_size: int = Field(
+        default=40,
+        ge=8,
+        description=(
+            "Smallest shorter side of a box, in pixels, worth classifying. A track whose box never gets this large "
+            "is never classified; higher waits for closer, more legible views."
+        ),
+    )
+    min_sharpness: float = Field(
+        default=25.0,
+        ge=0.0,
+        description=(
+            "Smallest sharpness (variance of the Laplacian of the grey crop at 96 px shorter side); motion-blurred "
+            "or out-of-focus crops score lower. Real traffic-camera crops score ~200-2500; 0 turns the check off."
+        ),
+    )
+    edge_margin: int = Field(
+        default=2,
+        ge=0,
+        description="A box within this many pixels of the frame edge is cut by it (part of the vehicle is unseen).",
+    )
+    full_detail_size: int = Field(
+        default=160,
+        ge=16,
+        description=(
+            "Shorter side, in pixels, from which a crop counts as fully detailed in its quality score (smaller "
+            "crops score proportionally less)."
+        ),
+    )
+
+
+class ScheduleSettings(BaseModel):
+    """When a track is classified."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    refresh_frames: int = Field(
+        default=10,
+        ge=1,
+        description="A classified track is classified again after this many frames with a box (if not yet stable).",
+    )
+    growth: float = Field(
+        default=1.5,
+        gt=1.0,
+        description=(
+            "A track is classified again, sooner than refresh_frames, when its box area reaches this many times "
+            "the area at its last classification (the vehicle came closer: a better view)."
+        ),
+    )
+    stop_confidence: float = Field(
+        default=0.9,
+        gt=0.0,
+        le=1.0,
+        description="A track stops being classified once every head's fused top-1 probability reaches this ...",
+    )
+    stable_views: int = Field(
+        default=3,
+        ge=1,
+        description="... and no head's fused top-1 label changed over this many last views.",
+    )
+    max_views: int = Field(
+        default=8, ge=1, description="Most classifications of one track (caps the cost of vehicles never certain)."
+    )
+    patience_frames: int = Field(
+        default=15,
+        ge=1,
+        description=(
+            "A track whose crops are large enough but fail the sharpness or edge check is classified anyway once "
+            "this many frames passed since its last classification (or its first box): a vehicle that stays at the "
+            "frame edge or blurred still gets a label, refreshed more slowly."
+        ),
+    )
+    min_views_to_alert: int = Field(
+        default=2,
+        ge=1,
+        description=(
+            "Views fused before the track's label may raise an alert: 1 alerts soonest, more trusts a label only "
+            "once views agree (a single view's flicker raises no alert)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _alerts_possible(self) -> ScheduleSettings:
+        if self.min_views_to_alert > self.max_views:
+            raise ValueError(
+                f"min_views_to_alert ({self.min_views_to_alert}) must not exceed max_views ({self.max_views}): "
+                "no track could ever alert"
+            )
+        return self
 
 
 class TrackingSettings(BaseModel):
     """Tracking of vehicles and classification per track.
 
     With tracking on, each camera's boxes are linked into tracks; a track is classified on its best views only
-    (see `streamer.recognize.track_state`), its classifications are fused, the watchlist is matched on the fused
+    (see `streamer.recognize.schedule`), its classifications are fused, the watchlist is matched on the fused
     labels and
     an entry alerts at most once per track. With it off, every box of every frame is classified on its own.
     """

@@ -25,92 +25,20 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from detectors.types import Detections
+from streamer.recognize.settings import TrackerSettings
 
 UNTRACKED = -1
 """Track id of a box that belongs to no confirmed track (yet)."""
-
-
-class TrackerSettings(BaseModel):
-    """How boxes are linked into tracks (ByteTrack)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    algorithm: Literal["bytetrack"] = Field(
-        default="bytetrack", description="Tracking algorithm; ByteTrack from the `trackers` package."
-    )
-    activation_confidence: float = Field(
-        default=0.35,
-        gt=0.0,
-        le=1.0,
-        description=(
-            "Detector score a box needs to start a new track. Higher avoids tracks on false detections but starts "
-            "tracks later (or never) for vehicles the detector is unsure of; at least high_confidence."
-        ),
-    )
-    high_confidence: float = Field(
-        default=0.35,
-        gt=0.0,
-        le=1.0,
-        description=(
-            "Boxes scored at least this are matched to tracks first; lower-scored boxes only extend tracks left "
-            "unmatched (ByteTrack's second pass), so a vehicle whose score dips keeps its id. The second pass needs "
-            "the detector's confidence below this (the defaults, both 0.35, leave it idle: on the sample clips, "
-            "vehicles the small YOLO scores 0.35-0.5 otherwise never start a track)."
-        ),
-    )
-    min_iou: float = Field(
-        default=0.1,
-        gt=0.0,
-        lt=1.0,
-        description=(
-            "Smallest overlap between a track's predicted box and a box for them to be linked. Lower follows fast "
-            "or low-frame-rate vehicles; higher avoids swapping ids between close vehicles."
-        ),
-    )
-    confirm_frames: int = Field(
-        default=2,
-        ge=1,
-        le=30,
-        description="Frames a new track must be seen in before it gets an id (filters one-frame false detections).",
-    )
-    merge_iou: float = Field(
-        default=0.7,
-        gt=0.0,
-        le=1.0,
-        description=(
-            "Boxes overlapping more than this are one vehicle whatever their classes, and only the best-scored is "
-            "kept. The detector's NMS is per class, so a car also scored as a truck gives two boxes, which would "
-            "otherwise become two tracks of one vehicle; 1.0 keeps every box."
-        ),
-    )
-    lost_frames: int = Field(
-        default=30,
-        ge=1,
-        le=10_000,
-        description=(
-            "Detector frames a track is kept without a box (bridges occlusions) before it is forgotten. Longer "
-            "keeps ids through longer occlusions, but holds memory longer and risks giving the id to another vehicle."
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _activation_is_high(self) -> TrackerSettings:
-        if self.activation_confidence < self.high_confidence:
-            raise ValueError(
-                f"activation_confidence ({self.activation_confidence}) must be at least high_confidence "
-                f"({self.high_confidence}): a track can only start from a box of the first pass"
-            )
-        return self
 
 
 class Tracker(Protocol):
@@ -231,3 +159,27 @@ class CameraTrackers:
     @property
     def cameras(self) -> tuple[str, ...]:
         return tuple(self._trackers)
+
+
+class OneViewTracks:
+    """Tracking off: every box is a track of its own, seen once (so the flow is the same with tracking on or off).
+
+    Ids count up from 1 per process; they are never reused, and alerts do not show them (there is no track to
+    follow).
+    """
+
+    def __init__(self) -> None:
+        self._next = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def prepare(self, camera_ids: Iterable[str]) -> None:
+        """Nothing to prepare: there is no tracker to load."""
+
+    def update(self, camera_id: str, detections: Detections) -> Detections:  # noqa: ARG002 - same call as tracked
+        """The boxes, each with a new track id."""
+        with self._lock:
+            ids = [next(self._next) for _ in range(len(detections))]
+        return detections.with_track_ids(np.asarray(ids, np.int64).reshape(-1))
+
+    def track_count(self, camera_id: str) -> int:  # noqa: ARG002 - same call as tracked
+        return 0

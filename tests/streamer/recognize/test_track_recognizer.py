@@ -17,9 +17,9 @@ from numpy.typing import NDArray
 from classifiers.bank import ClassifierBank, CropResults
 from classifiers.settings import ClassifierSettings
 from detectors.types import Detections
-from streamer.recognize.pipeline import DetectedBatch, DetectedFrame
+from streamer.recognize.batch import DetectedBatch, DetectedFrame
+from streamer.recognize.flow import Recognizer
 from streamer.recognize.settings import TrackingSettings
-from streamer.recognize.track_recognizer import TrackingRecognizer
 from streamer.service.config import load_settings
 from streamer.service.metrics import Metrics
 from streamer.service.wiring import Service
@@ -125,7 +125,7 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> ClassifierBank:
 
 @dataclass
 class Run:
-    recognizer: TrackingRecognizer
+    recognizer: Recognizer
     classifier: CountingClassifier
     sink: Recorder
     metrics: Metrics
@@ -135,11 +135,11 @@ class Run:
 
 def make_recognizer(
     bank: ClassifierBank, cooldown_s: float = 0.0, events: bool = False, **tracking: Any
-) -> tuple[TrackingRecognizer, CountingClassifier, Recorder, Metrics]:
+) -> tuple[Recognizer, CountingClassifier, Recorder, Metrics]:
     classifier = CountingClassifier(bank)
     sink = Recorder()
     metrics = Metrics()
-    recognizer = TrackingRecognizer(
+    recognizer = Recognizer(
         classifier,
         Matcher(ENTRIES),
         Cooldown(cooldown_s),
@@ -152,7 +152,7 @@ def make_recognizer(
 
 
 def drive(
-    recognizer: TrackingRecognizer,
+    recognizer: Recognizer,
     cameras: Mapping[str, Sequence[Car]],
     frames: int,
     batch: int = 1,
@@ -341,7 +341,7 @@ def test_service_with_tracking_alerts_once_and_publishes_the_track(
 def test_a_reloaded_watchlist_reaches_tracks_already_classified(bank: ClassifierBank) -> None:
     live = LiveMatcher(Matcher([]))
     classifier, sink = CountingClassifier(bank), Recorder()
-    recognizer = TrackingRecognizer(classifier, live, Cooldown(0.0), sink, Metrics(), TrackingSettings())
+    recognizer = Recognizer(classifier, live, Cooldown(0.0), sink, Metrics(), TrackingSettings())
     car = Car("red", 0, 20.0, speed=4.0, frames=60)
     rng = np.random.default_rng(0)
 

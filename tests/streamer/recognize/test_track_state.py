@@ -12,17 +12,10 @@ from pydantic import ValidationError
 
 from classifiers.fusion import FusionSettings
 from classifiers.types import Classification, HeadScores
-from streamer.recognize.track_state import (
-    CropQuality,
-    Decision,
-    GateResult,
-    QualitySettings,
-    ScheduleSettings,
-    ScheduleState,
-    TrackBook,
-    assess_quality,
-    decide,
-)
+from streamer.recognize.quality import CropQuality, GateResult, assess_quality
+from streamer.recognize.schedule import Decision, ScheduleState, decide
+from streamer.recognize.settings import QualitySettings, ScheduleSettings
+from streamer.recognize.track_book import TrackBook
 
 
 def textured_frame(height: int = 360, width: int = 640, seed: int = 0) -> NDArray[np.uint8]:
@@ -184,16 +177,19 @@ def test_record_keeps_its_best_snapshot_as_a_bounded_copy() -> None:
     book = TrackBook("cam", lost_frames=30, max_tracks=10, fusion=FusionSettings())
     record = book.observe(1, 0, 0.0, "car")
     frame = textured_frame(800, 1200)
-    view = frame[0:700, 0:1000]
-    record.offer_snapshot(view, 0.5, frame_index=3)
+    record.offer_snapshot(frame, box(0, 0, 1000, 700), 0.5, frame_index=3)
     assert record.best_crop is not None
     assert max(record.best_crop.shape[:2]) == 512
     assert not np.shares_memory(record.best_crop, frame)
-    record.offer_snapshot(frame[0:50, 0:50], 0.2, frame_index=4)  # worse: ignored
+    record.offer_snapshot(frame, box(0, 0, 50, 50), 0.2, frame_index=4)  # worse: ignored
     assert record.best_frame == 3
-    record.offer_snapshot(frame[0:100, 0:120], 0.6, frame_index=5)
+    record.offer_snapshot(frame, box(0, 0, 120, 100), 0.6, frame_index=5)
     assert record.best_frame == 5
     assert record.best_crop.shape == (100, 120, 3)
+    small = textured_frame(100, 200)
+    record.offer_snapshot(small, box(0, 10, 200, 60), 0.7, frame_index=6)  # full width: a slice would be a view
+    assert record.best_crop.shape == (50, 200, 3)
+    assert not np.shares_memory(record.best_crop, small)
 
 
 def test_record_counts_detector_classes() -> None:

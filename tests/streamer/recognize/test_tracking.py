@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from detectors.types import Detections
-from streamer.recognize.tracking import UNTRACKED, ByteTracker, CameraTrackers, TrackerSettings, merge_duplicates
+from streamer.recognize.settings import TrackerSettings
+from streamer.recognize.tracking import UNTRACKED, ByteTracker, CameraTrackers, merge_duplicates
 
 
 def boxes(

@@ -23,9 +23,9 @@ from classifiers.settings import ClassifierSettings
 from detectors.settings import DetectorSettings
 from detectors.types import Detections
 from detectors.yolo import YoloDetector
-from streamer.recognize.pipeline import DetectedBatch, DetectedFrame
+from streamer.recognize.batch import DetectedBatch, DetectedFrame
+from streamer.recognize.flow import Recognizer
 from streamer.recognize.settings import TrackingSettings
-from streamer.recognize.track_recognizer import TrackingRecognizer
 from streamer.recognize.tracking import UNTRACKED
 from streamer.service.metrics import Metrics
 from streamer.sources.frames import Frame
@@ -57,7 +57,7 @@ class ClipRun:
     raw: list[Detections]
     tracked: list[Detections]
     frame_shape: tuple[int, int, int]
-    recognizer: TrackingRecognizer
+    recognizer: Recognizer
     sink: Recorder
     bank: ClassifierBank
 
@@ -78,7 +78,7 @@ def clip_run() -> ClipRun:
         )
     )
     sink = Recorder()
-    recognizer = TrackingRecognizer(
+    recognizer = Recognizer(
         bank,
         Matcher([WatchlistEntry(id="red-car", color="red")]),
         Cooldown(0.0),  # no camera-wide cooldown: each red vehicle must alert, once
@@ -206,7 +206,7 @@ def test_classifier_calls_drop_at_least_fivefold(clip_run: ClipRun) -> None:
 
 def test_track_memory_stays_bounded_over_a_long_looping_run(clip_run: ClipRun) -> None:
     """The stretch's detections replayed 20 times (the clip looping); tracking and track memory only."""
-    recognizer = TrackingRecognizer(
+    recognizer = Recognizer(
         ClassifierBank([]), None, Cooldown(0.0), Recorder(), Metrics(), TrackingSettings(max_tracks_per_camera=100)
     )
     blank = np.zeros(clip_run.frame_shape, np.uint8)
