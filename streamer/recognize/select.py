@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from classifiers.crops import crop_box
 from streamer.recognize.batch import DetectedBatch, DetectedFrame
@@ -60,41 +61,56 @@ def select_views(
     to_classify: list[DetectedFrame] = []
     decisions: dict[Decision, int] = {}
     for item in batch.frames:
-        frame, detections = item.frame, item.detections
-        book = book_of(frame.camera_id)
+        book = book_of(item.frame.camera_id)
         book.next_frame()
-        metrics.crops_detected.labels(frame.camera_id).inc(len(detections))
-        if detections.track_ids is None or not len(detections):
+        metrics.crops_detected.labels(item.frame.camera_id).inc(len(item.detections))
+        if item.detections.track_ids is None or not len(item.detections):
             continue
-        chosen = np.zeros(len(detections), np.bool_)
-        weights = np.ones(len(detections), np.float32)
-        for index in np.flatnonzero(detections.track_ids != UNTRACKED):
-            i = int(index)
-            box = detections.boxes[i]
-            record = book.observe(
-                int(detections.track_ids[i]), frame.index, frame.captured_at, detections.class_names[i]
-            )
-            record.sighted(box, float(detections.scores[i]), detections.class_names[i])
-            seen[record] = None
-            if one_view:
-                record.best_crop = crop_box(frame.image, box)
-                if classify:
-                    chosen[i] = True
-                    record.schedule(0.0)
-                continue
-            quality = assess_quality(frame.image, box, settings.quality)
-            record.offer_snapshot(frame.image, box, quality.score, frame.index)
-            if not classify:
-                continue
-            area = float((box[2] - box[0]) * (box[3] - box[1]))
-            decision = decide(record.schedule_state(), quality, area, settings.schedule)
-            decisions[decision] = decisions.get(decision, 0) + 1
-            if decision.classify:
-                chosen[i], weights[i] = True, quality.score
-                # Counted now, so a track seen on two frames of one batch is not scheduled twice.
-                record.schedule(area)
+        chosen, weights = _select_frame(item, book, settings, seen, decisions, classify=classify, one_view=one_view)
         if chosen.any():
-            to_classify.append(DetectedFrame(frame, detections.filter(chosen).with_columns(quality=weights[chosen])))
+            selected = item.detections.filter(chosen).with_columns(quality=weights[chosen])
+            to_classify.append(DetectedFrame(item.frame, selected))
     for decision, count in decisions.items():
         metrics.schedule_decisions.labels(str(decision)).inc(count)
     return Selection(tuple(seen), tuple(to_classify))
+
+
+def _select_frame(
+    item: DetectedFrame,
+    book: TrackBook,
+    settings: TrackingSettings,
+    seen: dict[TrackRecord, None],
+    decisions: dict[Decision, int],
+    *,
+    classify: bool,
+    one_view: bool,
+) -> tuple[NDArray[np.bool_], NDArray[np.float32]]:
+    """One frame's tracked boxes: marks their tracks seen; returns which to classify and their weights."""
+    frame, detections = item.frame, item.detections
+    assert detections.track_ids is not None
+    chosen = np.zeros(len(detections), np.bool_)
+    weights = np.ones(len(detections), np.float32)
+    for index in np.flatnonzero(detections.track_ids != UNTRACKED):
+        i = int(index)
+        box, name = detections.boxes[i], detections.class_names[i]
+        record = book.observe(int(detections.track_ids[i]), frame.index, frame.captured_at, name)
+        record.sighted(box, float(detections.scores[i]), name)
+        seen[record] = None
+        if one_view:
+            record.best_crop = crop_box(frame.image, box)
+            if classify:
+                chosen[i] = True
+                record.schedule(0.0)
+            continue
+        quality = assess_quality(frame.image, box, settings.quality)
+        record.offer_snapshot(frame.image, box, quality.score, frame.index)
+        if not classify:
+            continue
+        area = float((box[2] - box[0]) * (box[3] - box[1]))
+        decision = decide(record.schedule_state(), quality, area, settings.schedule)
+        decisions[decision] = decisions.get(decision, 0) + 1
+        if decision.classify:
+            chosen[i], weights[i] = True, quality.score
+            # Counted now, so a track seen on two frames of one batch is not scheduled twice.
+            record.schedule(area)
+    return chosen, weights

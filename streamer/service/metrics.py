@@ -24,7 +24,11 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
+        self._camera_metrics(self.registry)
+        self._stage_metrics(self.registry)
+        self._tracking_metrics(self.registry)
+
+    def _camera_metrics(self, r: CollectorRegistry) -> None:
         self.frames_read = Counter(
             "vehiclewatch_frames_read_total", "Frames decoded from a camera", ["camera"], registry=r
         )
@@ -58,6 +62,8 @@ class Metrics:
             ["camera", "state"],
             registry=r,
         )
+
+    def _stage_metrics(self, r: CollectorRegistry) -> None:
         self.vehicles = Counter(
             "vehiclewatch_vehicles_detected_total",
             "Vehicle boxes found, by detector class",
@@ -103,6 +109,8 @@ class Metrics:
             "vehiclewatch_stage_errors_total", "Batches a stage failed on (the pipeline goes on)", ["stage"], registry=r
         )
         self.queue_depth = Gauge("vehiclewatch_queue_depth", "Items waiting in a queue", ["queue"], registry=r)
+
+    def _tracking_metrics(self, r: CollectorRegistry) -> None:
         # Tracking: the saving is rate(crops_classified_total) / rate(crops_detected_total).
         self.crops_detected = Counter(
             "vehiclewatch_crops_detected_total",
