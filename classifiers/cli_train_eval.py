@@ -1,7 +1,12 @@
-"""``vehiclewatch train`` and ``vehiclewatch eval``: click commands, attached to the main group by the CLI module.
+"""``vehiclewatch train`` and ``vehiclewatch eval``: click commands, attached to the main group by the CLI package.
+
+This module imports only click at load time: what the commands run (scikit-learn, matplotlib, tqdm, onnx: the
+``tools`` extra) is imported when a command runs, so ``vehiclewatch --help`` and ``vehiclewatch train --help`` work
+on an install without that extra; the CLI turns a missing package of it into one line, exit status 2.
 
 Bad input (missing images, too few images per label, a backbone without an ``embedding`` output, unknown labels)
-ends with one ``Error: ...`` line and exit status 1, never a traceback.
+ends with one error line and exit status 2 (:class:`BadInput`), never a traceback; through ``vehiclewatch`` the
+line is ``vehiclewatch: error: ...`` like every other command's (see ``streamer.cli.errors``).
 """
 
 from __future__ import annotations
@@ -9,26 +14,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from pydantic import ValidationError
 
-from classifiers.evaluation.report import format_text
-from classifiers.evaluation.runner import EvalConfig, evaluate
-from classifiers.evaluation.vehicles import DEFAULT_NEAR
-from classifiers.training import trainer
-from classifiers.training.augment import AugmentConfig
-from classifiers.training.cache import default_cache_dir
-from classifiers.training.errors import TrainingError
-from classifiers.training.heads import HEAD_KINDS
-from classifiers.training.trainer import TrainConfig
-from detectors.runtime import ModelLoadError
+if TYPE_CHECKING:
+    from classifiers.training.augment import AugmentConfig
+    from classifiers.training.trainer import TrainResult
+
+# classifiers.training.heads.HEAD_KINDS, written out so that --help needs no scikit-learn (a test compares them).
+HEAD_KINDS_HELP = "prototype,logreg,mlp"
+
+
+class BadInput(click.ClickException):
+    """Input train or eval cannot use: one ``Error: ...`` line and exit status 2, the vehiclewatch convention."""
+
+    exit_code = 2
 
 
 @contextmanager
 def _one_line_errors() -> Iterator[None]:
-    """Turns the errors bad input raises into click's one-line ``Error:`` and exit status 1."""
+    """Turns the errors bad input raises into :class:`BadInput` (one line, exit status 2)."""
+    from pydantic import ValidationError
+
+    from classifiers.training.errors import TrainingError
+    from detectors.runtime import ModelLoadError
+
     try:
         yield
     except ValidationError as exc:
@@ -36,9 +47,9 @@ def _one_line_errors() -> Iterator[None]:
         where = ".".join(str(p) for p in err["loc"])
         # pydantic prefixes messages of validators that raise ValueError with "Value error, ".
         message = str(err["msg"]).removeprefix("Value error, ")
-        raise click.ClickException(f"{where + ': ' if where else ''}{message}") from exc
+        raise BadInput(f"{where + ': ' if where else ''}{message}") from exc
     except (TrainingError, ModelLoadError) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from exc
+        raise BadInput(str(exc).splitlines()[0]) from exc
 
 
 def _csv_list(value: str | None) -> tuple[str, ...] | None:
@@ -77,7 +88,7 @@ def _runtime_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--holdout", default=0.0, show_default=True, help="Share of each class held out for eval.")
 @click.option("--val-fraction", default=0.15, show_default=True, help="Share of training images for head choice.")
 @click.option("--seed", type=int, help="Split/augmentation seed (default 0, or the base's).")
-@click.option("--heads", help=f"Head kinds to try, comma-separated, from {','.join(HEAD_KINDS)} (default: all).")
+@click.option("--heads", help=f"Head kinds to try, comma-separated, from {HEAD_KINDS_HELP} (default: all).")
 @click.option("--augment-copies", type=int, help="Augmented views per training image (default 2, or the base's).")
 @click.option("--no-augment", is_flag=True, help="Train on original images only.")
 @click.option(
@@ -85,7 +96,11 @@ def _runtime_options(func: Callable[..., Any]) -> Callable[..., Any]:
     is_flag=True,
     help="Augmented views also imitate traffic cameras (down-scaling, JPEG, blur, colour casts, haze, noise).",
 )
-@click.option("--cache-dir", type=_path(file_okay=False), help=f"Embedding cache (default {default_cache_dir()}).")
+@click.option(
+    "--cache-dir",
+    type=_path(file_okay=False),
+    help="Embedding cache (default: vehiclewatch/embeddings in $XDG_CACHE_HOME, else in ~/.cache).",
+)
 @click.option("--no-cache", is_flag=True, help="Do not read or write the embedding cache.")
 @_runtime_options
 def train_command(
@@ -119,12 +134,10 @@ def train_command(
     To add classes to a trained model: train --base model.onnx --add new_images/ -o model2.onnx.
     """
     with _one_line_errors():
-        augment = None
-        if no_augment:
-            augment = AugmentConfig(copies=0)
-        elif augment_copies is not None or camera_augment:
-            augment = AugmentConfig(copies=2 if augment_copies is None else augment_copies, camera=camera_augment)
-        config = TrainConfig(
+        from classifiers.training import trainer
+        from classifiers.training.cache import default_cache_dir
+
+        config = trainer.TrainConfig(
             data=data,
             output=output,
             backbone=backbone,
@@ -137,7 +150,7 @@ def train_command(
             holdout_fraction=holdout,
             val_fraction=val_fraction,
             seed=seed,
-            augment=augment,
+            augment=_augment(no_augment, augment_copies, camera_augment),
             heads=_csv_list(heads),
             cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
             batch_size=batch_size,
@@ -146,6 +159,21 @@ def train_command(
             progress=not quiet,
         )
         result = trainer.train(config)
+    _print_train_result(result)
+
+
+def _augment(no_augment: bool, copies: int | None, camera: bool) -> AugmentConfig | None:
+    """The augmentation the flags ask for; None keeps the default (or the base model's)."""
+    from classifiers.training.augment import AugmentConfig
+
+    if no_augment:
+        return AugmentConfig(copies=0)
+    if copies is not None or camera:
+        return AugmentConfig(copies=2 if copies is None else copies, camera=camera)
+    return None
+
+
+def _print_train_result(result: TrainResult) -> None:
     click.echo(f"wrote {result.output}: {len(result.labels)} classes, head {result.head}")
     click.echo(
         f"  trained on {result.train_images} images ({result.embedded_views} embedded views), "
@@ -177,6 +205,8 @@ def _aliases(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def _near_pairs(pairs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     if not pairs:
+        from classifiers.evaluation.vehicles import DEFAULT_NEAR
+
         return DEFAULT_NEAR
     out = []
     for pair in pairs:
@@ -260,6 +290,9 @@ def eval_command(
     With --group-column, also per-vehicle strict and near accuracy.
     """
     with _one_line_errors():
+        from classifiers.evaluation.report import format_text
+        from classifiers.evaluation.runner import EvalConfig, evaluate
+
         # Default under out/, which the project's .gitignore keeps out of the repository.
         folder = report_dir or Path("out") / "eval" / f"{model.stem}__{data.stem if data.is_file() else data.name}"
         config = EvalConfig(
@@ -288,6 +321,6 @@ def eval_command(
     click.echo(f"report: {folder / 'report.json'}")
 
 
-# The names the main CLI attaches: ``main.add_command(train)``, ``main.add_command(eval)``.
+# The names the CLI package attaches as ``vehiclewatch train`` and ``vehiclewatch eval`` (streamer/cli/tools.py).
 train = train_command
 eval = eval_command  # shadows the builtin only inside this module, which never calls it

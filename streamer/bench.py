@@ -4,6 +4,11 @@ Both run in one process, one after the other and then the detector alone once mo
 end-to-end / detector-alone compares like with like on a shared, noisy machine. The ratio is the pipeline's own
 cost (decoding, queues, batching, classification when enabled, matching, publishing to a real Redis).
 
+Both sides see exactly the same frames. The service reads files only, whole, so when the video is longer than
+``--frames`` its first frames are written to a temporary clip (MJPG) that the end-to-end runs read, and the
+detector-alone runs use the frames decoded back from that clip; a video no longer than that is used as it is.
+The report gives each side's frame count, and says so if they ever differ.
+
 With classifiers, the pipeline runs twice on the same video, tracking off (every crop classified) and on (each
 track classified on its best views only), and the report gives classifier calls per detected vehicle-frame and per
 second for both, and their ratio: the saving tracking brings.
@@ -11,6 +16,7 @@ second for both, and their ratio: the saving tracking brings.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.yolo import YoloDetector
-from streamer.service.config import load_settings
+from streamer.service.config import ServiceSettings, load_settings
 from streamer.service.metrics import STAGES
 from streamer.service.wiring import Service
 
@@ -78,9 +84,14 @@ class BenchReport:
     max_batch: int
     frames_detector_alone: int
     frames_end_to_end: int
+    """Frames the last end-to-end run detected (every run's count is in ``end_to_end_frames``)."""
     decode_fps: float
     detector_alone_fps: list[float]
     end_to_end_runs: list[float]
+    end_to_end_frames: list[int] = field(default_factory=list)
+    """Frames each end-to-end run detected (tracking off and on both counted), in run order."""
+    clip: str = ""
+    """What both sides read: the video itself, or the temporary clip of its first frames."""
     stages: dict[str, StageTime] = field(default_factory=dict)
     vehicles: int = 0
     crops_classified: int = 0
@@ -94,6 +105,12 @@ class BenchReport:
         if True not in runs or False not in runs or not runs[True].calls_per_vehicle_frame:
             return None
         return runs[False].calls_per_vehicle_frame / runs[True].calls_per_vehicle_frame
+
+    @property
+    def same_frames(self) -> bool:
+        """Whether every end-to-end run detected exactly the frames the detector-alone runs timed."""
+        counts = self.end_to_end_frames or [self.frames_end_to_end]
+        return all(count == self.frames_detector_alone for count in counts)
 
     @property
     def detector_fps(self) -> float:
@@ -112,6 +129,7 @@ class BenchReport:
         out["detector_alone_fps_median"] = self.detector_fps
         out["end_to_end_fps_median"] = self.end_to_end_fps
         out["ratio"] = self.ratio
+        out["same_frames"] = self.same_frames
         for run, figures in zip(self.tracking_runs, out["tracking_runs"], strict=True):
             figures["calls_per_vehicle_frame"] = run.calls_per_vehicle_frame
             figures["calls_per_second"] = run.calls_per_second
@@ -121,6 +139,8 @@ class BenchReport:
     def render(self) -> str:
         lines = [
             f"video            {self.video}",
+            f"frames           {self.frames_detector_alone} detector alone, {self.frames_end_to_end} end-to-end"
+            + (f" ({self.clip})" if self.clip else ""),
             f"detector         {self.detector} (batch {self.max_batch})",
             f"classifiers      {', '.join(self.classifiers) or 'none'}",
             f"decode alone     {self.decode_fps:8.1f} frames/s",
@@ -129,6 +149,11 @@ class BenchReport:
             f"end-to-end       {self.end_to_end_fps:8.1f} frames/s  median (runs: "
             + f"{', '.join(f'{v:.1f}' for v in self.end_to_end_runs)}; {self.frames_end_to_end} frames)",
             f"ratio            {self.ratio:8.3f}  (median end-to-end / median detector alone)",
+            *(
+                []
+                if self.same_frames
+                else [f"WARNING          end-to-end runs detected {self.end_to_end_frames} frames: not like with like"]
+            ),
             f"vehicles {self.vehicles}, crops classified {self.crops_classified}, alerts {self.alerts}",
             "stage            calls   ms/call  ms/frame",
         ]
@@ -183,8 +208,8 @@ class BenchReport:
         plt.close(fig)
 
 
-def decode_frames(video: Path, limit: int) -> tuple[list[NDArray[np.uint8]], float]:
-    """The first ``limit`` frames of ``video`` and the decode rate in frames/s."""
+def decode_frames(video: Path, limit: int) -> tuple[list[NDArray[np.uint8]], float, bool]:
+    """The first ``limit`` frames of ``video``, the decode rate in frames/s, and whether more frames follow."""
     capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         raise ValueError(f"cannot open video {video}")
@@ -196,12 +221,56 @@ def decode_frames(video: Path, limit: int) -> tuple[list[NDArray[np.uint8]], flo
             if not ok:
                 break
             frames.append(np.asarray(image, np.uint8))
+        elapsed = time.perf_counter() - started
+        more = len(frames) == limit and bool(capture.grab())
     finally:
         capture.release()
-    elapsed = time.perf_counter() - started
     if not frames:
         raise ValueError(f"no frame could be decoded from {video}")
-    return frames, len(frames) / elapsed
+    return frames, len(frames) / elapsed, more
+
+
+def write_clip(frames: Sequence[NDArray[np.uint8]], path: Path, fps: float) -> Path:
+    """``frames`` as an MJPG video at ``path`` (every frame a key frame: nothing depends on frames left out)."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write the benchmark clip {path}")
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class BenchClip:
+    """What both sides of the benchmark run on: a file for the service, and the same frames decoded from it."""
+
+    path: Path
+    frames: list[NDArray[np.uint8]]
+    decode_fps: float
+    description: str
+
+
+def prepare_clip(video: Path, limit: int, folder: Path) -> BenchClip:
+    """The first ``limit`` frames of ``video`` as a file and as decoded frames, identical for both sides.
+
+    A video with no more than ``limit`` frames is used as it is. A longer one is cut: its first frames are written
+    to ``folder`` and decoded back, so the detector alone times the very pixels the service will read.
+    """
+    frames, decode_fps, more = decode_frames(video, limit)
+    if not more:
+        return BenchClip(video, frames, decode_fps, f"the whole video, {len(frames)} frames")
+    capture = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
+    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+    capture.release()
+    clip = write_clip(frames, folder / f"{video.stem}_first{limit}.avi", fps if 0.0 < fps < 1000.0 else 25.0)
+    decoded, clip_fps, _ = decode_frames(clip, limit)
+    if len(decoded) != len(frames):
+        raise RuntimeError(f"the benchmark clip {clip} holds {len(decoded)} frames, not {len(frames)}")
+    return BenchClip(clip, decoded, clip_fps, f"its first {limit} frames, as an MJPG clip both sides read")
 
 
 def time_detector(detector: YoloDetector, frames: Sequence[NDArray[np.uint8]], batch: int) -> float:
@@ -238,11 +307,11 @@ def _counter_total(service: Service, name: str) -> int:
     return int(total)
 
 
-def run_end_to_end(options: BenchOptions, tracking: bool | None = None) -> tuple[Service, float, int]:
-    """The service on the video as fast as it goes; ``tracking`` overrides the configured on/off."""
+def run_end_to_end(options: BenchOptions, source: Path, tracking: bool | None = None) -> tuple[Service, float, int]:
+    """The service on the video file ``source`` as fast as it goes; ``tracking`` overrides the configured on/off."""
     overrides: dict[str, Any] = {
         **options.overrides,
-        "cameras": [{"id": "bench", "source": str(options.video), "pace": False}],
+        "cameras": [{"id": "bench", "source": str(source), "pace": False}],
         "redis": {"url": None, "embedded_port": 0},
         "metrics": {"enabled": False},
     }
@@ -264,20 +333,29 @@ def run_end_to_end(options: BenchOptions, tracking: bool | None = None) -> tuple
 def run_benchmark(options: BenchOptions, progress: Callable[[str], None] = lambda _: None) -> BenchReport:
     """Runs the benchmark; ``progress`` gets a line as each run starts and ends (it takes minutes on a CPU)."""
     settings = load_settings(None, {**options.overrides, "cameras": [{"id": "bench", "source": str(options.video)}]})
-    frames, decode_fps = decode_frames(options.video, options.frames)
-    progress(f"decoded {len(frames)} frames ({decode_fps:.0f} frames/s)")
+    with tempfile.TemporaryDirectory(prefix="vehiclewatch-bench-") as folder:
+        clip = prepare_clip(options.video, options.frames, Path(folder))
+        progress(f"decoded {len(clip.frames)} frames ({clip.decode_fps:.0f} frames/s): {clip.description}")
+        return _measure(options, settings, clip, progress)
+
+
+def _measure(
+    options: BenchOptions, settings: ServiceSettings, clip: BenchClip, progress: Callable[[str], None]
+) -> BenchReport:
+    """Detector-alone runs bracketing every end-to-end run, all on ``clip``; the figures of them all."""
     detector = YoloDetector.from_settings(settings.detector)
     batch = detector.max_batch
 
     def detector_alone() -> float:
-        fps = time_detector(detector, frames, batch)
-        progress(f"detector alone: {fps:.1f} frames/s")
+        fps = time_detector(detector, clip.frames, batch)
+        progress(f"detector alone: {fps:.1f} frames/s ({len(clip.frames)} frames)")
         return fps
 
     # Detector-alone runs bracket every end-to-end run, and medians are compared: on a shared machine the load
     # changes from minute to minute, and this keeps both figures under the same conditions.
     detector_runs = [detector_alone()]
     e2e_runs: list[float] = []
+    e2e_frames: list[int] = []
     runs: list[TrackingRun] = []
     compare = options.compare_tracking and bool(settings.classifiers.models)
     for repeat in range(options.repeat):
@@ -286,35 +364,42 @@ def run_benchmark(options: BenchOptions, progress: Callable[[str], None] = lambd
         for tracking in (False, True) if compare else (None,):
             label = "" if tracking is None else f", tracking {'on' if tracking else 'off'}"
             progress(f"end-to-end run {repeat + 1}/{options.repeat}{label} ...")
-            service, e2e_fps, e2e_frames = run_end_to_end(options, tracking)
-            progress(f"end-to-end: {e2e_fps:.1f} frames/s")
+            service, e2e_fps, frames = run_end_to_end(options, clip.path, tracking)
+            progress(f"end-to-end: {e2e_fps:.1f} frames/s ({frames} frames)")
+            e2e_frames.append(frames)
             if tracking is not None:
-                runs.append(_tracking_run(service, tracking, e2e_fps, e2e_frames))
+                runs.append(_tracking_run(service, tracking, e2e_fps, frames))
         e2e_runs.append(e2e_fps)
         detector_runs.append(detector_alone())
-
-    stages: dict[str, StageTime] = {}
-    totals = _histogram_totals(service, "vehiclewatch_stage_seconds")
-    for stage in STAGES:
-        seconds, calls = totals.get(stage, (0.0, 0.0))
-        if calls:
-            stages[stage] = StageTime(int(calls), seconds / calls * 1e3, seconds / max(e2e_frames, 1) * 1e3)
     return BenchReport(
         video=str(options.video),
         detector=settings.detector.model.name,
         classifiers=[m.model.name for m in settings.classifiers.models],
         max_batch=batch,
-        frames_detector_alone=len(frames),
-        frames_end_to_end=e2e_frames,
-        decode_fps=decode_fps,
+        frames_detector_alone=len(clip.frames),
+        frames_end_to_end=e2e_frames[-1],
+        decode_fps=clip.decode_fps,
         detector_alone_fps=detector_runs,
         end_to_end_runs=e2e_runs,
-        stages=stages,
+        end_to_end_frames=e2e_frames,
+        clip=clip.description,
+        stages=_stages(service, e2e_frames[-1]),
         vehicles=_counter_total(service, "vehiclewatch_vehicles_detected_total"),
         crops_classified=_counter_total(service, "vehiclewatch_crops_classified_total"),
         alerts=_counter_total(service, "vehiclewatch_alerts_total"),
         tracking_runs=runs,
     )
+
+
+def _stages(service: Service, frames: int) -> dict[str, StageTime]:
+    """Per pipeline stage of ``service``'s run: calls, ms per call and ms per frame."""
+    stages: dict[str, StageTime] = {}
+    totals = _histogram_totals(service, "vehiclewatch_stage_seconds")
+    for stage in STAGES:
+        seconds, calls = totals.get(stage, (0.0, 0.0))
+        if calls:
+            stages[stage] = StageTime(int(calls), seconds / calls * 1e3, seconds / max(frames, 1) * 1e3)
+    return stages
 
 
 def _tracking_run(service: Service, tracking: bool, fps: float, frames: int) -> TrackingRun:

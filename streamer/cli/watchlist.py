@@ -2,41 +2,30 @@
 
 Entries added here live in Redis (``watchlist.redis_key``); every running worker picks a change up at once (change
 notification) or within one reload cycle (``watchlist.reload_interval_s``).
+
+Exit status (see :mod:`streamer.cli.errors`): ``remove`` of an id that is not stored and ``import`` of a file with
+invalid entries are bad input, exit 2, after the valid part is done and each problem is listed.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from common.redaction import redact_text
+from streamer.cli.connection import connect_redis, read_sections, redis_option
+from streamer.cli.defaults import MODELS_ENV, default_models_dir
+from streamer.cli.errors import clear_errors, fail
+from streamer.cli.watchlist_evaluate import evaluate
 
-MODELS_ENV = "VEHICLEWATCH_MODELS"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"vehiclewatch: error: {redact_text(message)}", err=True)
-    sys.exit(2)
-
-
-@contextmanager
-def _clear_errors() -> Iterator[None]:
-    """Expected errors of bad input become one line and exit status 2."""
-    try:
-        yield
-    except ValueError as exc:  # WatchlistError, RedisConnectionError, ConfigError ... are ValueErrors
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def parse_expiry(text: str, now: datetime | None = None) -> datetime:
@@ -67,13 +56,6 @@ def _field_values(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _models_dir() -> Path | None:
-    import os
-
-    value = os.environ.get(MODELS_ENV)
-    return Path(value) if value else None
-
-
 def _vocabulary(models: Path | None, classifiers: Sequence[Path]) -> Any:
     """The parser's vocabulary: the built-in one, plus the labels of the make and make+model classifiers given."""
     from watchlists.vocabulary import DEFAULT_VOCABULARY, Vocabulary
@@ -88,22 +70,20 @@ def _vocabulary(models: Path | None, classifiers: Sequence[Path]) -> Any:
 
 
 def _heads(files: Sequence[Path]) -> dict[str, tuple[str, ...]]:
-    from classifiers.manifest import load_manifest
-    from detectors.runtime import metadata, open_session
+    """Head name → labels of each classifier file, opened on the CPU the one way classifiers are opened."""
+    from classifiers.registry import open_classifier
+    from classifiers.settings import ClassifierModelSettings
 
     heads: dict[str, tuple[str, ...]] = {}
     for path in files:
-        session = open_session(path, ("cpu",), what="classifier")
-        manifest = load_manifest(path, metadata(session), [o.name for o in session.get_outputs()])
-        for output, labels in manifest.heads.items():
-            heads[manifest.head_name(output)] = labels
+        heads.update(open_classifier(ClassifierModelSettings(model=path, providers=("cpu",)), crop_margin=0.0).heads)
     return heads
 
 
 _models_option = click.option(
     "--models",
     type=click.Path(path_type=Path, file_okay=False),
-    default=_models_dir,
+    default=default_models_dir,
     help=f"Folder with the classifiers whose make/make+model labels the parser knows (env {MODELS_ENV}).",
 )
 _classifier_option = click.option(
@@ -119,28 +99,18 @@ _config_option = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Service config file (its redis and watchlist sections).",
 )
-_redis_option = click.option(
-    "--redis-url", envvar="VEHICLEWATCH_REDIS__URL", help="Redis URL (default: the service's embedded one)."
-)
 
 
 @contextmanager
 def _store(config_path: Path | None, redis_url: str | None) -> Iterator[Any]:
     """The Redis entry store named by the config (or the defaults), connected; closed afterwards."""
-    from streamer.service.config import read_yaml
-    from watchlists.redis_connection import connect
-    from watchlists.settings import RedisSettings, WatchlistSettings
+    from watchlists.settings import WatchlistSettings
     from watchlists.store import EntryStore
 
-    with _clear_errors():
-        redis_settings, watchlist_settings = RedisSettings(), WatchlistSettings()
-        if config_path is not None:
-            raw = read_yaml(config_path)
-            redis_settings = RedisSettings(**raw.get("redis", {}))
-            watchlist_settings = WatchlistSettings(**raw.get("watchlist", {}))
-        if redis_url is not None:
-            redis_settings = redis_settings.model_copy(update={"url": redis_url})
-        connection = connect(redis_settings, start_embedded=False)
+    with clear_errors():
+        sections = read_sections(config_path)
+        watchlist_settings = WatchlistSettings(**sections.get("watchlist", {}))
+        connection = connect_redis(sections, redis_url)
     try:
         yield EntryStore(connection.client, watchlist_settings.redis_key, watchlist_settings.redis_channel)
     finally:
@@ -184,7 +154,7 @@ def parse(texts: tuple[str, ...], models: Path | None, classifiers: tuple[Path, 
     """Show what each alert description TEXT becomes: fields, uncertain fields, words not placed, notes."""
     from watchlists.parser import describe, parse_description
 
-    with _clear_errors():
+    with clear_errors():
         vocabulary = _vocabulary(models, classifiers)
     results = [parse_description(text, vocabulary) for text in texts]
     if as_json:
@@ -234,7 +204,7 @@ def _extra_fields(
 @_models_option
 @_classifier_option
 @_config_option
-@_redis_option
+@redis_option
 def add(
     text: str,
     entry_id: str | None,
@@ -252,11 +222,11 @@ def add(
     """Parse the alert description TEXT into an entry and store it in Redis (all workers pick it up)."""
     from watchlists.parser import describe, parse_description
 
-    with _clear_errors():
+    with clear_errors():
         parsed = parse_description(text, _vocabulary(models, classifiers))
         entry = parsed.to_entry(entry_id, **_extra_fields(priority, source, expires, threshold, sets))
         entry = entry.model_copy(update={"created_at": entry.created_at or datetime.now(UTC).replace(microsecond=0)})
-    with _store(config_path, redis_url) as store, _clear_errors():
+    with _store(config_path, redis_url) as store, clear_errors():
         revision = store.put(entry, replace=replace)
     click.echo(describe(parsed))
     click.echo(f"added {entry.id} (revision {revision}): {entry.summary()}")
@@ -265,7 +235,7 @@ def add(
 @watchlist.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @_config_option
-@_redis_option
+@redis_option
 def list_entries(as_json: bool, config_path: Path | None, redis_url: str | None) -> None:
     """List the entries stored in Redis (expired ones are marked; they no longer match)."""
     with _store(config_path, redis_url) as store:
@@ -285,18 +255,16 @@ def list_entries(as_json: bool, config_path: Path | None, redis_url: str | None)
 @watchlist.command()
 @click.argument("ids", nargs=-1, required=True)
 @_config_option
-@_redis_option
+@redis_option
 def remove(ids: tuple[str, ...], config_path: Path | None, redis_url: str | None) -> None:
-    """Remove entries by id; exit status 1 if some id was not stored."""
+    """Remove entries by id; exit status 2 if some id was not stored (the others are removed)."""
     with _store(config_path, redis_url) as store:
         removed = store.remove(ids)
     for entry_id in removed:
         click.echo(f"removed {entry_id}")
     missing = [entry_id for entry_id in ids if entry_id not in removed]
-    for entry_id in missing:
-        click.echo(f"not stored: {entry_id}", err=True)
     if missing:
-        sys.exit(1)
+        fail(f"not stored: {', '.join(missing)}")
 
 
 @watchlist.command()
@@ -307,7 +275,7 @@ def remove(ids: tuple[str, ...], config_path: Path | None, redis_url: str | None
 @click.option("--threshold", type=float, help="New threshold.")
 @click.option("--set", "sets", multiple=True, help="key=value for any entry field (repeat); key= clears it.")
 @_config_option
-@_redis_option
+@redis_option
 def update(
     entry_id: str,
     priority: str | None,
@@ -324,13 +292,13 @@ def update(
     from watchlists.entries import WatchlistEntry, WatchlistError, entry_error_message
 
     never = expires is not None and expires.strip().lower() == "never"
-    with _clear_errors():
+    with clear_errors():
         changes = _extra_fields(priority, source, None if never else expires, threshold, sets)
     if never:
         changes["expires_at"] = None
     if not changes:
-        _fail("nothing to update: give --priority, --source, --expires, --threshold or --set")
-    with _store(config_path, redis_url) as store, _clear_errors():
+        fail("nothing to update: give --priority, --source, --expires, --threshold or --set")
+    with _store(config_path, redis_url) as store, clear_errors():
         current = store.get(entry_id)
         if current is None:
             raise WatchlistError(f"watchlist entry {entry_id!r} is not stored in {store.source}")
@@ -352,7 +320,7 @@ def update(
 @_models_option
 @_classifier_option
 @_config_option
-@_redis_option
+@redis_option
 def import_entries(
     path: Path,
     replace: bool,
@@ -366,12 +334,12 @@ def import_entries(
 ) -> None:
     """Store the entries of PATH in Redis: a watchlist YAML file, or a text file of alert descriptions (one per
     line, optionally 'id: description'). Valid entries are stored even when others are invalid; each invalid one
-    is reported with its field and reason, and the exit status is then 1."""
+    is reported with its field and reason, and the exit status is then 2."""
     from watchlists.entries import WatchlistEntry, load_watchlist_lenient
 
     problems: list[str] = []
     entries: list[WatchlistEntry] = []
-    with _clear_errors():
+    with clear_errors():
         defaults: dict[str, Any] = {}
         if expires is not None:
             defaults["expires_at"] = parse_expiry(expires)
@@ -390,12 +358,11 @@ def import_entries(
         for entry in entries:
             click.echo(f"would store {entry.id}: {entry.summary()}")
     elif entries:
-        with _store(config_path, redis_url) as store, _clear_errors():
+        with _store(config_path, redis_url) as store, clear_errors():
             revision = store.put_many(entries, replace=replace)
         click.echo(f"stored {len(entries)} entries (revision {revision})")
     if problems:
-        click.echo(f"{len(problems)} invalid entries not stored", err=True)
-        sys.exit(1)
+        fail(f"{len(problems)} invalid entries not stored")
 
 
 def _with_defaults(entry: Any, defaults: Mapping[str, Any]) -> Any:
@@ -435,84 +402,4 @@ def schema(what: str) -> None:
     click.echo(json.dumps(data, indent=2))
 
 
-@watchlist.command()
-@click.option(
-    "--data",
-    "data_path",
-    required=True,
-    type=click.Path(path_type=Path, exists=True),
-    help="Labelled images: a labels.csv (columns make, model, year, body_type, color) or a folder holding one.",
-)
-@click.option("--watchlist", "watchlist_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
-@_models_option
-@_classifier_option
-@click.option("--default-threshold", type=float, help="Threshold of entries without one (default: 0.5).")
-@click.option(
-    "--plot", type=click.Path(path_type=Path, dir_okay=False), help="PNG of precision/recall over thresholds."
-)
-@click.option("--json-out", type=click.Path(path_type=Path, dir_okay=False), help="Write the figures as JSON.")
-@click.option("--limit", type=int, help="Use only the first N images (a quick look).")
-@click.option("--path-column", default="path", show_default=True, help="CSV column with the image paths.")
-@click.option("--exact-colors", is_flag=True, help="No partial credit for confusable colours (to compare).")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="Images per inference call.")
-def evaluate(
-    data_path: Path,
-    watchlist_path: Path,
-    models: Path | None,
-    classifiers: tuple[Path, ...],
-    default_threshold: float | None,
-    plot: Path | None,
-    json_out: Path | None,
-    limit: int | None,
-    path_column: str,
-    exact_colors: bool,
-    batch_size: int,
-) -> None:
-    """Precision and recall of the watchlist's alerts on a labelled image set, per entry and overall."""
-    import time
-
-    from classifiers.bank import ClassifierBank
-    from classifiers.settings import ClassifierSettings
-    from classifiers.training.dataset import load_labelled
-    from classifiers.training.embed import read_image
-    from streamer.service.config import configure_logging
-    from watchlists.entries import load_watchlist
-    from watchlists.evaluation import classify_images, evaluate_matching, plot_report, timed, write_report
-    from watchlists.matching import DEFAULT_THRESHOLD, Matcher
-
-    configure_logging("WARNING")
-    started = time.perf_counter()
-    files = list(classifiers)
-    if not files and models is not None:
-        from streamer.cli.main import DEFAULT_CLASSIFIERS
-
-        files = [models / name for name in DEFAULT_CLASSIFIERS if (models / name).is_file()]
-    if not files:
-        _fail(f"no classifier: give --classifier FILE or --models DIR (or set {MODELS_ENV})")
-    with _clear_errors():
-        matcher = Matcher(
-            load_watchlist(watchlist_path), default_threshold or DEFAULT_THRESHOLD, color_confusion=not exact_colors
-        )
-        data = load_labelled(data_path, path_column=path_column)
-        items = data.items[:limit] if limit else data.items
-        settings = ClassifierSettings(models=tuple({"model": str(p), "providers": ("cpu",)} for p in files))
-        bank = ClassifierBank.from_settings(settings)
-        for problem in matcher.unmatchable_fields(bank.heads):
-            click.echo(f"warning: {problem}", err=True)
-        with click.progressbar(length=len(items), label="classifying", file=sys.stderr) as bar:
-            classifications = classify_images(
-                bank.classify_images,
-                [item.path for item in items],
-                read_image,
-                batch_size=batch_size,
-                progress=bar.update,
-            )
-        report = evaluate_matching(matcher, classifications, [item.row for item in items], str(data_path))
-        if plot is not None:
-            report = replace(report, plot=str(plot_report(report, plot, matcher.default_threshold)))
-    report = timed(report, started)
-    click.echo(report.text())
-    if plot is not None:
-        click.echo(f"plot: {plot}")
-    if json_out is not None:
-        write_report(report, json_out)
+watchlist.add_command(evaluate)

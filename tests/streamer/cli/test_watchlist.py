@@ -115,7 +115,7 @@ def test_manage_entries_in_redis(runner: CliRunner, redis_url: str, redis_client
     assert text.output.startswith("amber-1  [critical] expires never  make=Toyota model=Camry color=silver")
 
     removed = runner.invoke(main, ["watchlist", "remove", "amber-1", "nope", *redis_args])
-    assert removed.exit_code == 1
+    assert removed.exit_code == 2
     assert "removed amber-1" in removed.output
     assert "not stored: nope" in removed.output
     assert store.load().entries == ()
@@ -129,7 +129,7 @@ def test_import_keeps_the_valid_entries_and_reports_the_others(
         "entries:\n  - {id: a, color: red}\n  - {id: b, colour: red}\n  - {id: c, make: BMW, year: 1700}\n"
     )
     result = runner.invoke(main, ["watchlist", "import", str(yaml_file), "--redis-url", redis_url, "--source", "ops"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "stored 1 entries (revision 1)" in result.output
     assert "entry 1 (id 'b'): unknown key 'colour'" in result.output
     assert "entry 2 (id 'c'): year: Input should be greater than or equal to 1886" in result.output
@@ -141,7 +141,7 @@ def test_import_keeps_the_valid_entries_and_reports_the_others(
     text_file = tmp_path / "alerts.txt"
     text_file.write_text("# amber alerts\namber-7: dark blue Chevy pickup\n\nsilver SUV, possibly a Honda CR-V\nnoon\n")
     dry = runner.invoke(main, ["watchlist", "import", str(text_file), "--dry-run", "--redis-url", redis_url])
-    assert dry.exit_code == 1
+    assert dry.exit_code == 2
     assert "would store amber-7: make=Chevrolet color=dark blue body_type=pickup" in dry.output
     assert "line 5: description 'noon': names no attribute to match" in dry.output
     assert store.revision() == 1  # a dry run writes nothing
