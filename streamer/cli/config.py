@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from common.redaction import redact_text
 from streamer.cli.errors import clear_errors
 
 
@@ -23,7 +24,8 @@ def config_check(path: Path) -> None:
 
     with clear_errors():
         settings = load_settings(path)
-    click.echo(json.dumps(settings.model_dump(mode="json"), indent=2))
+    # Secret fields are SecretStr already; credentials inside URLs (camera sources, redis.url) are hidden here.
+    click.echo(redact_text(json.dumps(settings.model_dump(mode="json"), indent=2)))
 
 
 @config.command("reference")

@@ -26,6 +26,21 @@ def test_check_prints_the_validated_config_with_secrets_hidden(tmp_path: Path) -
     assert "hunter2" not in result.output
 
 
+def test_check_hides_credentials_inside_urls(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "cameras: [{id: gate, source: 'rtsp://admin:s3cret@127.0.0.1:8554/cam'}]\n"
+        "detector: {model: det.onnx}\n"
+        "redis: {url: 'redis://user:hunter2@127.0.0.1:6379/0'}\n"
+    )
+    result = CliRunner().invoke(main, ["config", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.output)
+    assert settings["cameras"][0]["source"] == "rtsp://***:***@127.0.0.1:8554/cam"
+    assert "hunter2" not in result.output
+    assert "s3cret" not in result.output
+
+
 def test_check_of_a_bad_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("cameras: [{id: gate, source: a.mp4}]\ndetector: {model: det.onnx}\nnope: 1\n")
