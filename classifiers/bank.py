@@ -6,9 +6,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from classifiers.color.recognizer import ColorRecognizer
+from classifiers.base import CropClassifier
 from classifiers.crops import CropBatch, ImageArray, check_image, cut_crops
-from classifiers.onnx_classifier import OnnxClassifier
+from classifiers.registry import open_classifier
 from classifiers.settings import ClassifierSettings
 from classifiers.types import Classification, HeadScores
 from detectors.runtime import ModelLoadError
@@ -37,9 +37,9 @@ class CropResults:
         return len(self.frames)
 
 
-def check_head_names(classifiers: Sequence[OnnxClassifier | ColorRecognizer]) -> None:
+def check_head_names(classifiers: Sequence[CropClassifier]) -> None:
     """Raises ModelLoadError, naming both models, if two classifiers produce a head of the same name."""
-    owners: dict[str, OnnxClassifier | ColorRecognizer] = {}
+    owners: dict[str, CropClassifier] = {}
     for clf in classifiers:
         for head in clf.heads:
             if head in owners:
@@ -61,17 +61,18 @@ class ClassifierBank:
 
     def __init__(
         self,
-        classifiers: Sequence[OnnxClassifier],
+        classifiers: Sequence[CropClassifier],
         *,
         top_k: int = 3,
         crop_margin: float = 0.05,
         min_crop_size: int = 32,
-        color_recognizer: ColorRecognizer | None = None,
+        color_recognizer: CropClassifier | None = None,
     ) -> None:
         """Groups already opened classifiers.
 
         Args:
-            classifiers: the models, in the order their heads appear in each ``Classification``.
+            classifiers: the opened plugins (`classifiers.registry.open_classifier`), in the order their heads
+                appear in each ``Classification``.
             top_k: how many best labels per head events and the CLI report (kept here for them).
             crop_margin: context around each box, as a fraction of its size.
             min_crop_size: smallest visible shorter side, in pixels, of a box worth classifying.
@@ -82,7 +83,7 @@ class ClassifierBank:
             ModelLoadError: two models produce a head of the same name.
         """
         check_head_names([*classifiers, *([color_recognizer] if color_recognizer is not None else [])])
-        self.classifiers: tuple[OnnxClassifier, ...] = tuple(classifiers)
+        self.classifiers: tuple[CropClassifier, ...] = tuple(classifiers)
         self.color_recognizer = color_recognizer
         self.top_k = top_k
         self.crop_margin = crop_margin
@@ -90,28 +91,19 @@ class ClassifierBank:
 
     @classmethod
     def from_settings(cls, settings: ClassifierSettings) -> ClassifierBank:
-        """Opens (and warms up) every configured model.
+        """Opens (and warms up) every configured classifier, each through the plugin its ``type`` names.
 
         Raises:
             ModelLoadError: a model cannot be opened, its manifest is wrong, or two models share a head name.
         """
-        classifiers: list[OnnxClassifier] = []
+        classifiers: list[CropClassifier] = []
         for model in settings.models:
-            clf = OnnxClassifier(model)
-            classifiers.append(clf)
+            classifiers.append(open_classifier(model, crop_margin=settings.crop_margin))
             # Check names as each model opens so a clash fails before the slow loads that follow it.
             check_head_names(classifiers)
         recognizer = None
         if settings.color_recognizer is not None:
-            try:
-                recognizer = ColorRecognizer.from_file(
-                    settings.color_recognizer.file,
-                    crop_margin=settings.crop_margin,
-                    providers=settings.color_recognizer.providers,
-                    max_batch=settings.color_recognizer.max_batch,
-                )
-            except ValueError as exc:  # a missing or invalid recogniser file: one line, like a bad model
-                raise ModelLoadError(str(exc).splitlines()[0]) from exc
+            recognizer = open_classifier(settings.color_recognizer, crop_margin=settings.crop_margin)
         return cls(
             classifiers,
             top_k=settings.top_k,
@@ -140,7 +132,7 @@ class ClassifierBank:
         if not crops:
             return []
         merged: list[dict[str, HeadScores]] = [{} for _ in crops]
-        members: list[OnnxClassifier | ColorRecognizer] = [*self.classifiers]
+        members: list[CropClassifier] = [*self.classifiers]
         if self.color_recognizer is not None:
             members.append(self.color_recognizer)
         for clf in members:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
 
+from classifiers.settings import FusionSettings
 from classifiers.types import Classification, HeadScores
 
 MAKE_HEAD = "make"
@@ -40,33 +40,6 @@ _MAX_MAKE_WORDS = 4
 
 class FusionError(ValueError):
     """Views of one track cannot be fused (their heads or labels differ)."""
-
-
-class FusionSettings(BaseModel):
-    """How a track's views are fused into one label per head."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    agreement_exponent: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=1.0,
-        description=(
-            "How much agreeing views raise the confidence: the averaged log-probabilities are multiplied by "
-            "views^exponent. 0: plain geometric mean (confidence never rises); 1: views as independent evidence "
-            "(overconfident, since frames of one vehicle are correlated)."
-        ),
-    )
-    floor_mass: float = Field(
-        default=0.05,
-        gt=0.0,
-        lt=1.0,
-        description=(
-            "Each label counts as at least floor_mass / (number of labels) in every view, so one view that gives "
-            "a label ~0 cannot veto it (a single view's distribution moves by at most this mass). Higher makes "
-            "fusion more forgiving of outlier views."
-        ),
-    )
 
 
 def _normalise_log(log_p: NDArray[np.float64]) -> NDArray[np.float32]:

@@ -80,7 +80,9 @@ class OnnxClassifier:
         self.settings = settings
         self.path = settings.model
         self.name = settings.model.stem
-        self._session = open_session(settings.model, settings.providers, what="classifier")
+        self._session = open_session(
+            settings.model, settings.providers, intra_op_threads=settings.intra_op_threads, what="classifier"
+        )
         inputs = self._session.get_inputs()
         outputs = [o.name for o in self._session.get_outputs()]
         self.manifest: ClassifierManifest = load_manifest(settings.model, metadata(self._session), outputs)

@@ -1,13 +1,19 @@
-"""Configuration of the crop classifiers: which ONNX models run, and how vehicle crops are cut for them."""
+"""Configuration of the crop classifiers: which plugins and models run, and how vehicle crops are cut for them.
+
+Settings only: config loading imports this module, so it imports no model runtime.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from classifiers.color.settings import ColorRecognizerSettings
-from detectors.runtime import DEFAULT_PROVIDERS, Providers
+from common.paths import ConfigPath
+from detectors.providers import DEFAULT_PROVIDERS, Providers
+
+DEFAULT_CROP_MARGIN = 0.05
 
 
 class ClassifierModelSettings(BaseModel):
@@ -20,7 +26,16 @@ class ClassifierModelSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: Path = Field(description="Path of the classifier ONNX file (a sidecar <model>.yaml next to it is read too).")
+    type: Literal["onnx"] = Field(
+        default="onnx",
+        description=(
+            "Classifier plugin (`classifiers.registry`): onnx = an image classifier ONNX model with labelled "
+            "outputs, run on ONNX Runtime."
+        ),
+    )
+    model: ConfigPath = Field(
+        description="Path of the classifier ONNX file (a sidecar <model>.yaml next to it is read too)."
+    )
     name: str | None = Field(
         default=None,
         min_length=1,
@@ -45,6 +60,11 @@ class ClassifierModelSettings(BaseModel):
             "Most crops per session.run: bigger batches use the accelerator better but hold more memory. "
             "Models with a static batch dimension run with that size instead."
         ),
+    )
+    intra_op_threads: int = Field(
+        default=0,
+        ge=0,
+        description="ONNX Runtime threads inside one operator (0: ONNX Runtime's choice, one per physical core).",
     )
 
     @field_validator("heads")
@@ -72,7 +92,7 @@ class ClassifierSettings(BaseModel):
     )
     top_k: int = Field(default=3, ge=1, description="How many best labels per head events and the CLI report.")
     crop_margin: float = Field(
-        default=0.05,
+        default=DEFAULT_CROP_MARGIN,
         ge=0.0,
         le=1.0,
         description=(
@@ -86,5 +106,32 @@ class ClassifierSettings(BaseModel):
         description=(
             "Boxes whose shorter side (inside the frame, before the margin) is below this many pixels are not "
             "classified but counted: tiny crops give confident nonsense."
+        ),
+    )
+
+
+class FusionSettings(BaseModel):
+    """How a track's views are fused into one label per head."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agreement_exponent: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "How much agreeing views raise the confidence: the averaged log-probabilities are multiplied by "
+            "views^exponent. 0: plain geometric mean (confidence never rises); 1: views as independent evidence "
+            "(overconfident, since frames of one vehicle are correlated)."
+        ),
+    )
+    floor_mass: float = Field(
+        default=0.05,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Each label counts as at least floor_mass / (number of labels) in every view, so one view that gives "
+            "a label ~0 cannot veto it (a single view's distribution moves by at most this mass). Higher makes "
+            "fusion more forgiving of outlier views."
         ),
     )

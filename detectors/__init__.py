@@ -1,1 +1,2 @@
-"""Vehicle detectors: a `Detector` protocol and a YOLO implementation on ONNX Runtime."""
+"""Vehicle detectors: the `Detector` protocol (``base``), plugins opened by their ``type`` (``registry``), and a
+YOLO implementation on ONNX Runtime (``yolo``); ``settings`` and ``providers`` are settings only."""

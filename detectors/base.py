@@ -3,50 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from detectors.types import Detections
 
+if TYPE_CHECKING:  # the letterbox module loads OpenCV; the protocol only names its type
+    from detectors.letterbox import Letterbox
+
 
 @runtime_checkable
 class Detector(Protocol):
-    """Finds vehicles in BGR frames.
+    """Finds vehicles in BGR frames, in three steps so that the pipeline can time each one.
 
-    Implementations load and warm up their model when constructed, so the first real frame does not pay for
-    it; ``warmup()`` may be called again (e.g. after a long pause on a GPU).
+    ``preprocess`` → ``infer`` → ``postprocess`` is one batch of at most ``max_batch`` images; ``detect`` runs the
+    three on any number of images. Implementations open and warm up their model when constructed (see
+    `detectors.registry.open_detector`), so the first real frame does not pay for it.
     """
 
     @property
-    def names(self) -> tuple[str, ...]:
-        """Every class name of the model, indexed by class id (not only the kept vehicle classes)."""
-        ...
-
-    @property
     def max_batch(self) -> int:
-        """Most images one inference call takes: 1 for a static-batch model; the pipeline batches up to this."""
+        """Most images one inference call takes: the pipeline batches frames up to this."""
         ...
 
-    @property
-    def dynamic_batch(self) -> bool:
-        """Whether the model takes any batch size (several frames per inference call)."""
+    def preprocess(self, images: Sequence[NDArray[np.uint8]]) -> tuple[NDArray[Any], list[Letterbox]]:
+        """At most ``max_batch`` BGR ``(h, w, 3)`` images as the model's input tensor, with each image's letterbox
+        (how to map model coordinates back to its pixels)."""
+        ...
+
+    def infer(self, tensor: NDArray[Any]) -> NDArray[Any]:
+        """One inference call on a prepared tensor; returns the raw output."""
+        ...
+
+    def postprocess(self, output: NDArray[Any], letterboxes: Sequence[Letterbox]) -> list[Detections]:
+        """Raw output → one `Detections` per image, in that image's pixel coordinates (clipped to it), already
+        filtered by class, score threshold and minimum box size."""
         ...
 
     def detect(self, images: Sequence[NDArray[np.uint8]]) -> list[Detections]:
-        """Finds the configured vehicle classes in each image.
-
-        Args:
-            images: BGR ``(h, w, 3)`` uint8 frames of any sizes; more than ``max_batch`` is allowed (they are run
-                in chunks).
-
-        Returns:
-            One `Detections` per image, in that image's pixel coordinates (clipped to it), already filtered by
-            class, score threshold and minimum box size.
-        """
-        ...
-
-    def warmup(self) -> None:
-        """Runs the model once on a blank batch so that lazy allocation happens now, not on the first frame."""
+        """The three steps on any number of images (run in chunks of ``max_batch``): one `Detections` each."""
         ...

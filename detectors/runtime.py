@@ -7,40 +7,13 @@ import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import onnxruntime as ort
-from pydantic import AfterValidator, Field
+
+from detectors.providers import DEFAULT_PROVIDERS, PROVIDER_ALIASES
 
 log = logging.getLogger(__name__)
-
-# Short names accepted in configuration, mapped to ONNX Runtime's provider names.
-PROVIDER_ALIASES: dict[str, str] = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "cpu": "CPUExecutionProvider",
-}
-DEFAULT_PROVIDERS: tuple[str, ...] = ("tensorrt", "cuda", "cpu")
-
-
-def check_provider_names(providers: tuple[str, ...]) -> tuple[str, ...]:
-    """Rejects names that are neither a short alias nor a full ONNX Runtime provider name (a typo would
-    otherwise silently fall back to the CPU)."""
-    for name in providers:
-        if name.lower() not in PROVIDER_ALIASES and not name.endswith("ExecutionProvider"):
-            raise ValueError(f"unknown provider {name!r}: use {', '.join(PROVIDER_ALIASES)} or a full ORT name")
-    return providers
-
-
-Providers = Annotated[
-    tuple[str, ...],
-    Field(
-        min_length=1,
-        description="ONNX Runtime providers to try in order: tensorrt, cuda, cpu (or full provider names).",
-    ),
-    AfterValidator(check_provider_names),
-]
-"""The ``providers`` setting of every model-loading section."""
 
 
 class ModelLoadError(ValueError):

@@ -1,12 +1,16 @@
-"""Configuration of the vehicle detector: which ONNX model runs, and which of its boxes are kept."""
+"""Configuration of the vehicle detector: which plugin and model run, and which of its boxes are kept.
+
+Settings only: config loading imports this module, so it imports no model runtime.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from detectors.runtime import DEFAULT_PROVIDERS, Providers
+from common.paths import ConfigPath
+from detectors.providers import DEFAULT_PROVIDERS, Providers
 
 DEFAULT_VEHICLE_CLASSES: tuple[str, ...] = ("car", "bus", "truck", "motorcycle")
 
@@ -24,7 +28,14 @@ class DetectorSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: Path = Field(
+    type: Literal["yolo"] = Field(
+        default="yolo",
+        description=(
+            "Detector plugin (`detectors.registry`): yolo = an Ultralytics YOLO model (v5, v8, YOLO11, end-to-end) "
+            "exported to ONNX, run on ONNX Runtime."
+        ),
+    )
+    model: ConfigPath = Field(
         description=(
             "Path of the YOLO detector ONNX file (Ultralytics export: class names, imgsz and stride in its metadata)."
         )

@@ -25,7 +25,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from common.redaction import redact_text, redact_url
-from watchlists.settings import RedisSettings
+from redisbus.settings import RedisSettings
 
 logger = logging.getLogger(__name__)
 

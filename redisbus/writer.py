@@ -102,7 +102,6 @@ class RedisWriter(Generic[T, R]):
         self._abandon = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._in_flight = 0
         self._submitting = 0  # submit() calls between their closed-check and their put: close() waits for them
         self.written = 0
         self.errors = 0
@@ -164,8 +163,9 @@ class RedisWriter(Generic[T, R]):
 
     @property
     def pending(self) -> int:
-        """Items submitted and not yet written (queued or being retried)."""
-        return self._queue.qsize() + self._in_flight
+        """Items submitted and not yet written, dropped or given up (queued or being retried)."""
+        # The queue's own count, changed under its lock: never 0 between the thread's get() and the write.
+        return self._queue.unfinished_tasks
 
     # the writer thread -------------------------------------------------------------------------------------------
 
@@ -178,12 +178,11 @@ class RedisWriter(Generic[T, R]):
                     if self._closing.is_set() and self._submitting == 0 and self._queue.empty():
                         return
                 continue
-            self._in_flight = 1
             try:
                 if self._abandon.is_set() or not self._write_with_retry(queued):
                     self._give_up(queued)
             finally:
-                self._in_flight = 0
+                self._queue.task_done()
 
     def _give_up(self, queued: _Queued[T]) -> None:
         left = [queued]
@@ -192,6 +191,7 @@ class RedisWriter(Generic[T, R]):
                 left.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+            self._queue.task_done()
         with self._lock:
             self.lost += len(left)
         names = ", ".join(self._describe(q.item) for q in left[:5]) + (" …" if len(left) > 5 else "")

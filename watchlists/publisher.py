@@ -26,8 +26,8 @@ import numpy as np
 import redis
 from numpy.typing import NDArray
 
+from redisbus.writer import RedisWriter, WriterClosedError, encode_jpeg
 from watchlists.alerts import Alert
-from watchlists.redis_writer import RedisWriter, WriterClosedError, encode_jpeg
 from watchlists.settings import AlertSettings
 
 logger = logging.getLogger(__name__)

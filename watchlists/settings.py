@@ -1,19 +1,29 @@
-"""Configuration of watchlist matching, alert publishing and the Redis connection."""
+"""Configuration of watchlist matching, alert publishing and track events (the Redis connection:
+:mod:`redisbus.settings`).
+
+Settings only: config loading imports this module, so it imports no runtime code. The defaults the runtime modules
+share with the settings (matching threshold, Redis key names) are defined here and imported by them.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from common.paths import ConfigPath
 
-from watchlists.alerts import DEFAULT_TOP_K
-from watchlists.matching import DEFAULT_THRESHOLD
-from watchlists.store import DEFAULT_CHANGES_CHANNEL, DEFAULT_ENTRIES_KEY
-
+DEFAULT_THRESHOLD = 0.5
+"""Score an entry needs when it sets no threshold of its own (`watchlists.matching`)."""
+DEFAULT_TOP_K = 3
+"""Labels per classifier head kept in an alert (`watchlists.alerts`)."""
+DEFAULT_ENTRIES_KEY = "vehiclewatch:watchlist"
+"""Redis hash of the managed watchlist entries (`watchlists.store`)."""
+DEFAULT_CHANGES_CHANNEL = "vehiclewatch:watchlist:changes"
+"""Redis channel announcing changes to the managed entries (`watchlists.store`)."""
 DEFAULT_STREAM = "vehiclewatch:alerts"
 DEFAULT_CHANNEL = "vehiclewatch:alerts"
 DEFAULT_SNAPSHOT_PREFIX = "vehiclewatch:snapshot:"
-DEFAULT_EMBEDDED_PORT = 6390
+DEFAULT_TRACK_STREAM = "vehiclewatch:tracks"
+DEFAULT_TRACK_SNAPSHOT_PREFIX = "vehiclewatch:track-snapshot:"
 
 
 class WatchlistSettings(BaseModel):
@@ -21,7 +31,7 @@ class WatchlistSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: Path | None = Field(default=None, description="Watchlist YAML file; None runs without a watchlist.")
+    path: ConfigPath | None = Field(default=None, description="Watchlist YAML file; None runs without a watchlist.")
     default_threshold: float = Field(
         default=DEFAULT_THRESHOLD,
         gt=0.0,
@@ -92,53 +102,30 @@ class AlertSettings(BaseModel):
     retry_max_s: float = Field(default=5.0, gt=0.0, description="Longest wait between retries (doubling, jittered).")
 
 
-class RedisSettings(BaseModel):
-    """The Redis server: an external one by URL, or an embedded one started by the service.
-
-    The password never appears in logs, errors or ``repr``; prefer ``password_file`` (a Docker/Kubernetes secret)
-    or an environment variable over writing it into a config file.
-    """
+class TrackEventSettings(BaseModel):
+    """The track summary stream."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str | None = Field(
-        default=None,
-        description=(
-            "redis://host:6379/0, rediss://host:6380/0 (TLS) or unix:///path/redis.sock; None starts an embedded "
-            "server (needs the 'embedded' extra)."
-        ),
+    enabled: bool = Field(default=False, description="Publish a summary event for every track when it ends.")
+    stream: str = Field(default=DEFAULT_TRACK_STREAM, min_length=1, description="Redis stream the events go to.")
+    stream_maxlen: int = Field(
+        default=100_000, ge=1, description="Approximate cap on the stream's length (XADD MAXLEN ~)."
     )
-    password: SecretStr | None = Field(default=None, description="Redis password (AUTH); not shown anywhere.")
-    password_file: Path | None = Field(
-        default=None, description="File holding the Redis password (read at connect, trailing newline dropped)."
+    snapshot: bool = Field(default=True, description="Store each track's best crop as a JPEG next to its event.")
+    snapshot_ttl_s: int = Field(default=3600, ge=1, description="Seconds a track snapshot is kept in Redis.")
+    snapshot_key_prefix: str = Field(
+        default=DEFAULT_TRACK_SNAPSHOT_PREFIX, description="Prefix of snapshot keys; the event id follows."
     )
-    embedded_port: int = Field(
-        default=DEFAULT_EMBEDDED_PORT,
-        ge=0,
-        le=65535,
-        description=(
-            "TCP port of the embedded server on 127.0.0.1, so `vehiclewatch alerts tail` in another terminal can "
-            "connect; 0: unix socket only."
-        ),
+    jpeg_quality: int = Field(default=85, ge=1, le=100, description="JPEG quality of the snapshots.")
+    min_frames: int = Field(
+        default=1, ge=1, description="Tracks seen in fewer frames than this publish no event (brief glimpses)."
     )
-    embedded_dir: Path | None = Field(
-        default=None,
-        description="Directory of the embedded server's database file (kept across runs); None: a temporary one.",
+    top_k: int = Field(default=3, ge=1, le=20, description="Labels per classifier head kept in an event.")
+    max_pending: int = Field(
+        default=1000,
+        ge=1,
+        description="Events held in memory while Redis is slow or down; beyond it new events are dropped (counted).",
     )
-    socket_timeout_s: float = Field(default=5.0, gt=0.0, description="Seconds a Redis command may take.")
-    connect_timeout_s: float = Field(default=5.0, gt=0.0, description="Seconds connecting to Redis may take.")
-    retries: int = Field(
-        default=2,
-        ge=0,
-        le=10,
-        description=(
-            "Times the client retries one command after a connection error (short jittered backoff) before failing "
-            "it; the alert publisher and consumer retry on top of that, without limit."
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _one_password(self) -> RedisSettings:
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("give the Redis password or password_file, not both")
-        return self
+    retry_initial_s: float = Field(default=0.1, gt=0.0, description="First wait before retrying a failed write.")
+    retry_max_s: float = Field(default=5.0, gt=0.0, description="Longest wait between retries (doubling, jittered).")

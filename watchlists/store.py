@@ -1,33 +1,28 @@
 """Watchlist entries kept in Redis, so that every worker matches the same list and operators change it live.
 
-Layout (names from :class:`~watchlists.settings.WatchlistSettings`):
+Storage, revision and change notification are :class:`redisbus.store.DocumentStore`'s (names from
+:class:`~watchlists.settings.WatchlistSettings`):
 
 * ``vehiclewatch:watchlist`` — a hash: entry id → the entry as JSON (:class:`WatchlistEntry`, with its ``version``).
 * ``vehiclewatch:watchlist:revision`` — a counter, incremented with every change.
 * ``vehiclewatch:watchlist:changes`` — a pub/sub channel; each change publishes
   ``{"op": "put" | "remove", "ids": [...], "revision": n}``.
 
-A change, its revision increment and its notification happen in one MULTI/EXEC transaction. Workers reload the whole
-hash when notified, and also whenever the revision differs from the one they loaded (so a notification lost while a
-worker was reconnecting only delays the reload to its next poll). Entries are validated before they are written;
-an invalid value written by other means is reported when loading and never unloads the others.
+This module makes those documents watchlist entries: entries are validated before they are written, and an invalid
+value written by other means is reported when loading and never unloads the others.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
 
 import redis
 from pydantic import ValidationError
 
+from redisbus.store import ConcurrentChangeError, Document, DocumentExistsError, DocumentStore
 from watchlists.entries import EntryProblem, WatchlistEntry, WatchlistError, entry_error_message
-
-DEFAULT_ENTRIES_KEY = "vehiclewatch:watchlist"
-DEFAULT_CHANGES_CHANNEL = "vehiclewatch:watchlist:changes"
-_WATCH_RETRIES = 10
+from watchlists.settings import DEFAULT_CHANGES_CHANNEL, DEFAULT_ENTRIES_KEY
 
 
 class EntryExistsError(WatchlistError):
@@ -43,10 +38,6 @@ class StoreSnapshot:
     revision: int
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
 class EntryStore:
     """The Redis-managed watchlist entries.
 
@@ -59,20 +50,36 @@ class EntryStore:
     def __init__(
         self, client: redis.Redis, key: str = DEFAULT_ENTRIES_KEY, channel: str = DEFAULT_CHANGES_CHANNEL
     ) -> None:
-        self.client = client
-        self.key = key
-        self.channel = channel
-        self.revision_key = f"{key}:revision"
+        self.documents = DocumentStore(client, key, channel)
+
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis client."""
+        return self.documents.client
+
+    @property
+    def key(self) -> str:
+        """The hash of the entries."""
+        return self.documents.key
+
+    @property
+    def channel(self) -> str:
+        """The channel announcing changes."""
+        return self.documents.channel
+
+    @property
+    def revision_key(self) -> str:
+        """The revision counter."""
+        return self.documents.revision_key
 
     @property
     def source(self) -> str:
         """How the store is named in messages: ``redis:<hash key>``."""
-        return f"redis:{self.key}"
+        return self.documents.source
 
     def revision(self) -> int:
         """The current revision (0 before the first change)."""
-        value: bytes | str | None = cast(Any, self.client.get(self.revision_key))
-        return int(_text(value)) if value is not None else 0
+        return self.documents.revision()
 
     def put(self, entry: WatchlistEntry, *, replace: bool = True) -> int:
         """Stores one entry; returns the new revision.
@@ -88,49 +95,23 @@ class EntryStore:
         Raises:
             EntryExistsError: ``replace`` is False and one of the ids is already stored (nothing is written).
         """
-        if not entries:
-            return self.revision()
-        ids = [entry.id for entry in entries]
-        values: dict[str | bytes, str | bytes] = {entry.id: entry.model_dump_json() for entry in entries}
-        for _ in range(_WATCH_RETRIES):
-            with self.client.pipeline() as pipeline:
-                pipe: Any = pipeline  # redis-py's pipeline methods are partly untyped
-                try:
-                    if not replace:
-                        pipe.watch(self.key)
-                        taken = [entry_id for entry_id in ids if pipe.hexists(self.key, entry_id)]
-                        if taken:
-                            raise EntryExistsError(
-                                f"watchlist entry {taken[0]!r} already exists in {self.source} (update it instead)"
-                            )
-                        pipe.multi()
-                    pipe.hset(self.key, mapping=values)
-                    return self._commit(pipe, "put", ids)
-                except redis.WatchError:
-                    continue
-        raise WatchlistError(f"{self.source}: the entries kept changing while adding {ids[0]!r}; try again")
+        try:
+            return self.documents.put_many({entry.id: entry.model_dump_json() for entry in entries}, replace=replace)
+        except DocumentExistsError as exc:
+            raise EntryExistsError(
+                f"watchlist entry {exc.document_id!r} already exists in {self.source} (update it instead)"
+            ) from None
+        except ConcurrentChangeError:
+            raise WatchlistError(
+                f"{self.source}: the entries kept changing while adding {entries[0].id!r}; try again"
+            ) from None
 
     def remove(self, ids: Iterable[str]) -> list[str]:
         """Removes entries by id; returns the ids that were stored (a notification only if any were)."""
-        wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return []
-        for _ in range(_WATCH_RETRIES):
-            with self.client.pipeline() as pipeline:
-                pipe: Any = pipeline
-                try:
-                    pipe.watch(self.key)
-                    present = [entry_id for entry_id in wanted if pipe.hexists(self.key, entry_id)]
-                    if not present:
-                        pipe.unwatch()
-                        return []
-                    pipe.multi()
-                    pipe.hdel(self.key, *present)
-                    self._commit(pipe, "remove", present)
-                    return present
-                except redis.WatchError:
-                    continue
-        raise WatchlistError(f"{self.source}: the entries kept changing while removing; try again")
+        try:
+            return self.documents.remove(ids)
+        except ConcurrentChangeError:
+            raise WatchlistError(f"{self.source}: the entries kept changing while removing; try again") from None
 
     def get(self, entry_id: str) -> WatchlistEntry | None:
         """The stored entry, or None.
@@ -138,7 +119,7 @@ class EntryStore:
         Raises:
             WatchlistError: the stored value is not a valid entry.
         """
-        raw: bytes | str | None = cast(Any, self.client.hget(self.key, entry_id))
+        raw = self.documents.get(entry_id)
         if raw is None:
             return None
         entry, problem = self._parse(entry_id, raw, 0)
@@ -148,33 +129,22 @@ class EntryStore:
 
     def load(self) -> StoreSnapshot:
         """Every stored entry (sorted by id), with the revision read in the same transaction."""
-        with self.client.pipeline() as pipe:
-            pipe.hgetall(self.key)
-            pipe.get(self.revision_key)
-            raw, revision = cast(tuple[dict[Any, Any], bytes | str | None], tuple(pipe.execute()))
+        snapshot = self.documents.load()
         entries: list[WatchlistEntry] = []
         problems: list[EntryProblem] = []
-        for index, (field, value) in enumerate(sorted((_text(k), v) for k, v in raw.items())):
+        for index, (field, value) in enumerate(snapshot.documents.items()):
             entry, problem = self._parse(field, value, index)
             if entry is not None:
                 entries.append(entry)
             if problem is not None:
                 problems.append(problem)
-        return StoreSnapshot(tuple(entries), tuple(problems), int(_text(revision)) if revision is not None else 0)
+        return StoreSnapshot(tuple(entries), tuple(problems), snapshot.revision)
 
     def clear(self) -> int:
         """Removes every entry (one notification); returns how many there were."""
-        return len(self.remove(_text(k) for k in cast(list[Any], self.client.hkeys(self.key))))
+        return len(self.remove(self.documents.ids()))
 
-    def _commit(self, pipe: Any, op: str, ids: list[str]) -> int:
-        pipe.incr(self.revision_key)
-        results = pipe.execute()
-        revision = int(results[-1])
-        # Published after EXEC so the message can carry the revision; a reader that misses it sees the revision.
-        self.client.publish(self.channel, json.dumps({"op": op, "ids": ids, "revision": revision}))
-        return revision
-
-    def _parse(self, field: str, raw: bytes | str, index: int) -> tuple[WatchlistEntry | None, EntryProblem | None]:
+    def _parse(self, field: str, raw: Document, index: int) -> tuple[WatchlistEntry | None, EntryProblem | None]:
         name = f"{self.source}: entry {field!r}"
         try:
             entry = WatchlistEntry.model_validate_json(raw)

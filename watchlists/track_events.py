@@ -32,45 +32,15 @@ from numpy.typing import NDArray
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from classifiers.types import Classification
+from redisbus.writer import RedisWriter, WriterClosedError, encode_jpeg
 from watchlists.alerts import LabelProb, new_alert_id, utc_datetime
-from watchlists.redis_writer import RedisWriter, WriterClosedError, encode_jpeg
+from watchlists.settings import TrackEventSettings
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Literal[1] = 1
-DEFAULT_TRACK_STREAM = "vehiclewatch:tracks"
-DEFAULT_TRACK_SNAPSHOT_PREFIX = "vehiclewatch:track-snapshot:"
 STREAM_FIELD_TRACK = "track"
 """Stream entry field holding the event JSON (``event_id`` and ``camera_id`` sit beside it)."""
-
-
-class TrackEventSettings(BaseModel):
-    """The track summary stream."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = Field(default=False, description="Publish a summary event for every track when it ends.")
-    stream: str = Field(default=DEFAULT_TRACK_STREAM, min_length=1, description="Redis stream the events go to.")
-    stream_maxlen: int = Field(
-        default=100_000, ge=1, description="Approximate cap on the stream's length (XADD MAXLEN ~)."
-    )
-    snapshot: bool = Field(default=True, description="Store each track's best crop as a JPEG next to its event.")
-    snapshot_ttl_s: int = Field(default=3600, ge=1, description="Seconds a track snapshot is kept in Redis.")
-    snapshot_key_prefix: str = Field(
-        default=DEFAULT_TRACK_SNAPSHOT_PREFIX, description="Prefix of snapshot keys; the event id follows."
-    )
-    jpeg_quality: int = Field(default=85, ge=1, le=100, description="JPEG quality of the snapshots.")
-    min_frames: int = Field(
-        default=1, ge=1, description="Tracks seen in fewer frames than this publish no event (brief glimpses)."
-    )
-    top_k: int = Field(default=3, ge=1, le=20, description="Labels per classifier head kept in an event.")
-    max_pending: int = Field(
-        default=1000,
-        ge=1,
-        description="Events held in memory while Redis is slow or down; beyond it new events are dropped (counted).",
-    )
-    retry_initial_s: float = Field(default=0.1, gt=0.0, description="First wait before retrying a failed write.")
-    retry_max_s: float = Field(default=5.0, gt=0.0, description="Longest wait between retries (doubling, jittered).")
 
 
 class TrackSummary(BaseModel):

@@ -3,7 +3,8 @@
 - ``augment``: camera-imitating augmentations (down-scaling, JPEG, blur, casts, sky reflection, haze, noise);
 - ``balance``: white-balance / colour-cast correction (gray-world, shades-of-gray, neutral pixels of the road);
 - ``paint``: the body-paint statistic (dominant body colour, k-means in CIELab, windows/road/highlights excluded);
-- ``labels``: the colour vocabulary and how member models' labels map onto it;
+- ``vocabulary``: the project's one colour vocabulary (names, synonyms, shades, folding), shared with watchlists;
+- ``labels``: the recogniser's colour labels and how member models' labels map onto them;
 - ``pool``: the few-parameter log-linear pool that combines the members, and its clip-wise cross-validation;
 - ``recognizer``: ``ColorRecognizer`` (probability per colour, shade, paint) from a recogniser YAML file, usable as
   the ``color`` head of a ``ClassifierBank``;

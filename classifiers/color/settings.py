@@ -1,12 +1,13 @@
-"""Configuration of the colour recogniser in the service (``classifiers.color_recognizer``)."""
+"""Configuration of the colour recogniser in the service (``classifiers.color_recognizer``); settings only."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from detectors.runtime import DEFAULT_PROVIDERS, Providers
+from common.paths import ConfigPath
+from detectors.providers import DEFAULT_PROVIDERS, Providers
 
 
 class ColorRecognizerSettings(BaseModel):
@@ -19,7 +20,11 @@ class ColorRecognizerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    file: Path = Field(
+    type: Literal["color_recognizer"] = Field(
+        default="color_recognizer",
+        description="Classifier plugin (`classifiers.registry`): color_recognizer, the only type this section takes.",
+    )
+    file: ConfigPath = Field(
         description=(
             "Colour recogniser file (YAML written by `python -m classifiers.color.build`): its member models "
             "(by path) and their fitted combination. Do not also list a model with a 'color' head."

@@ -19,12 +19,15 @@ from numpy.typing import NDArray
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 from classifiers.evaluation.metrics import PredictionTable
-from classifiers.manifest import ClassifierManifest, load_manifest
+from classifiers.manifest import ClassifierManifest
+from classifiers.onnx_classifier import OnnxClassifier
 from classifiers.preprocess import prepare_batch
+from classifiers.registry import open_classifier as open_plugin
+from classifiers.settings import ClassifierModelSettings
 from classifiers.training.dataset import LabelledSet
 from classifiers.training.embed import read_image
 from classifiers.training.errors import TrainingError
-from detectors.runtime import metadata, open_session
+from detectors.runtime import metadata
 
 
 class EvaluationError(TrainingError):
@@ -74,7 +77,8 @@ def open_classifier(
     providers: Sequence[str] = ("cpu",),
     threads: int = 0,
 ) -> Classifier:
-    """Opens a classifier and picks the output to evaluate.
+    """Opens a classifier ONNX model as the service does (`classifiers.registry.open_classifier`, type ``onnx``)
+    and picks the output to evaluate.
 
     Args:
         path: the ONNX model (labels and preprocessing from its metadata or sidecar YAML).
@@ -86,9 +90,12 @@ def open_classifier(
         ModelLoadError: the file is missing/corrupt or its metadata is invalid.
         EvaluationError: ``output`` is not one of the model's labelled outputs.
     """
-    session = open_session(path, providers, intra_op_threads=threads, what="classifier")
+    settings = ClassifierModelSettings(model=path, providers=tuple(providers), intra_op_threads=threads)
+    model = open_plugin(settings, crop_margin=0.0)
+    if not isinstance(model, OnnxClassifier):  # only if a test or plugin replaced the onnx type
+        raise EvaluationError(f"model {path.name} did not open as an ONNX classifier")
+    session, manifest = model.session, model.manifest
     meta = metadata(session)
-    manifest = load_manifest(path, meta, [o.name for o in session.get_outputs()])
     if output is not None and output not in manifest.heads:
         raise EvaluationError(f"model {path.name} has no labelled output {output!r} (has: {', '.join(manifest.heads)})")
     if output is None:

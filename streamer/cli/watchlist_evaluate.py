@@ -105,7 +105,8 @@ def evaluate(
         from classifiers.training.dataset import load_labelled
         from watchlists.entries import load_watchlist
         from watchlists.evaluation import evaluate_matching, plot_report, timed, write_report
-        from watchlists.matching import DEFAULT_THRESHOLD, Matcher
+        from watchlists.matching import Matcher
+        from watchlists.settings import DEFAULT_THRESHOLD
 
         matcher = Matcher(
             load_watchlist(watchlist_path), default_threshold or DEFAULT_THRESHOLD, color_confusion=not exact_colors

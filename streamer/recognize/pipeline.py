@@ -16,13 +16,9 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-import numpy as np
-from numpy.typing import NDArray
-
-from detectors.letterbox import Letterbox
-from detectors.types import Detections
+from detectors.base import Detector
 from streamer.recognize.batch import DetectedBatch, DetectedFrame
 from streamer.recognize.settings import PipelineSettings
 from streamer.service.metrics import Metrics
@@ -33,19 +29,6 @@ from watchlists.alerts import Alert
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.1  # how often blocked stage threads look at the stop flag
-
-
-class StagedDetector(Protocol):
-    """The detector as the pipeline drives it: three steps, so each one's time is measured on its own."""
-
-    @property
-    def max_batch(self) -> int: ...
-
-    def preprocess(self, images: Sequence[NDArray[np.uint8]]) -> tuple[NDArray[Any], list[Letterbox]]: ...
-
-    def infer(self, tensor: NDArray[Any]) -> NDArray[Any]: ...
-
-    def postprocess(self, output: NDArray[Any], letterboxes: Sequence[Letterbox]) -> list[Detections]: ...
 
 
 class BatchRecognizer(Protocol):
@@ -66,7 +49,7 @@ class Pipeline:
     def __init__(
         self,
         frames: FrameBufferGroup,
-        detector: StagedDetector,
+        detector: Detector,
         recognizer: BatchRecognizer,
         metrics: Metrics,
         settings: PipelineSettings,

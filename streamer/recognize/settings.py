@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from classifiers.fusion import FusionSettings
-from watchlists.track_events import TrackEventSettings
+from classifiers.settings import FusionSettings
+from watchlists.settings import TrackEventSettings
 
 
 class PipelineSettings(BaseModel):

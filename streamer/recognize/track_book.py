@@ -14,7 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.crops import crop_box
-from classifiers.fusion import FusionSettings, TrackFusion, top_labels
+from classifiers.fusion import TrackFusion, top_labels
+from classifiers.settings import FusionSettings
 from classifiers.types import Classification
 from streamer.recognize.schedule import ScheduleState
 from streamer.recognize.settings import ScheduleSettings

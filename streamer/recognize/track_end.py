@@ -6,7 +6,8 @@ from streamer.recognize.fuse import fused_or_none
 from streamer.recognize.ports import TrackEventSink
 from streamer.recognize.track_book import TrackRecord
 from streamer.service.metrics import Metrics
-from watchlists.track_events import TrackEventSettings, build_summary
+from watchlists.settings import TrackEventSettings
+from watchlists.track_events import build_summary
 
 
 class TrackEnd:

@@ -17,13 +17,14 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from classifiers.settings import ClassifierSettings
+from common.paths import resolve_config_paths
 from common.redaction import install_redacting_filter
 from detectors.settings import DetectorSettings
-from streamer.recognize.pipeline import PipelineSettings
-from streamer.recognize.settings import TrackingSettings
+from redisbus.settings import RedisSettings
+from streamer.recognize.settings import PipelineSettings, TrackingSettings
 from streamer.service.substitution import SubstitutionError, substitute
 from streamer.sources.settings import CameraSettings
-from watchlists.settings import AlertSettings, RedisSettings, WatchlistSettings
+from watchlists.settings import AlertSettings, WatchlistSettings
 
 ENV_PREFIX = "VEHICLEWATCH_"
 
@@ -105,6 +106,8 @@ def _describe(error: ErrorDetails) -> str:
         return f"{where}: unknown key"
     if error["type"] == "missing":
         return f"{where}: required key is missing"
+    if error["type"] == "literal_error" and error["loc"][-1:] == ("type",):  # a plugin type: not a secret
+        return f"{where}: unknown type {error['input']!r}; known types: {error.get('ctx', {}).get('expected', '?')}"
     return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
@@ -159,9 +162,10 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
         ConfigError: one line naming every bad key.
     """
     source = str(path) if path is not None else "settings"
-    # Relative model and watchlist paths in a config file are relative to the file, not to where it is run from.
-    data = _resolve_paths(read_yaml(path), path.parent) if path is not None else {}
-    flags = _resolve_paths(overrides or {}, Path.cwd())
+    # Relative file paths (fields marked `RelativeToConfig`) in a config file are relative to the file, not to
+    # where it is run from; in flags, to the working directory.
+    data = resolve_config_paths(ServiceSettings, read_yaml(path), path.parent) if path is not None else {}
+    flags = resolve_config_paths(ServiceSettings, overrides or {}, Path.cwd())
     try:
         settings = ServiceSettings(**_merge(data, flags))  # the environment ranks above file and flags here
         if not flags:
@@ -170,42 +174,6 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
         return _FlagsFirst(**_merge(settings.model_dump(), flags))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
-
-
-_PATH_KEYS = (
-    ("detector", "model"),
-    ("watchlist", "path"),
-    ("redis", "password_file"),
-    ("redis", "embedded_dir"),
-)
-
-
-def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Makes the file paths of a config relative to ``base`` (the config file's folder), leaving URLs, webcam
-    indexes and absolute paths alone."""
-
-    def fix(value: Any) -> Any:
-        if not isinstance(value, str) or not value or "://" in value or value.isdigit() or Path(value).is_absolute():
-            return value
-        return str(base / value)
-
-    def fixed(section: Any, key: str) -> Any:
-        return {**section, key: fix(section[key])} if isinstance(section, dict) and key in section else section
-
-    out = dict(data)
-    for section, key in _PATH_KEYS:
-        if section in out:
-            out[section] = fixed(out[section], key)
-    if isinstance(out.get("cameras"), list):
-        out["cameras"] = [fixed(camera, "source") for camera in out["cameras"]]
-    classifiers = out.get("classifiers")
-    if isinstance(classifiers, dict):
-        if isinstance(classifiers.get("models"), list):
-            classifiers = {**classifiers, "models": [fixed(m, "model") for m in classifiers["models"]]}
-        if "color_recognizer" in classifiers:
-            classifiers = {**classifiers, "color_recognizer": fixed(classifiers["color_recognizer"], "file")}
-        out["classifiers"] = classifiers
-    return out
 
 
 def configure_logging(level: str) -> None:

@@ -17,24 +17,25 @@ from prometheus_client import CollectorRegistry
 
 from classifiers.bank import ClassifierBank
 from common.redaction import redact_text
+from detectors.registry import open_detector
 from detectors.runtime import ModelLoadError
-from detectors.yolo import YoloDetector
-from streamer.recognize.pipeline import BatchRecognizer, Pipeline, Recognizer
-from streamer.recognize.track_recognizer import TrackingRecognizer
+from redisbus.connection import RedisConnection, RedisConnectionError, connect
+from streamer.recognize.flow import Recognizer
+from streamer.recognize.pipeline import Pipeline
 from streamer.service.config import ServiceSettings
 from streamer.service.http_server import Health, MetricsServer
 from streamer.service.metrics import Metrics
 from streamer.sources.backends import SourceEnded, SourceError, SourceFatalError, open_source
 from streamer.sources.buffers import FrameBufferGroup
-from streamer.sources.camera import CameraReader, CameraState, CameraWatchdog
+from streamer.sources.camera import CameraReader, CameraState
 from streamer.sources.settings import SourceConfigError
+from streamer.sources.watchdog import CameraWatchdog
 from watchlists.alerts import Alert
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistError, load_watchlist
 from watchlists.live import LiveMatcher
 from watchlists.matching import Matcher
 from watchlists.publisher import AlertPublisher
-from watchlists.redis_connection import RedisConnection, RedisConnectionError, connect
 from watchlists.reload import WatchlistReloader, start_live_watchlist
 from watchlists.track_events import TrackEventPublisher
 
@@ -137,8 +138,8 @@ class Service:
         for camera in s.cameras:
             camera.validate_source()
         matcher: Matcher | LiveMatcher | None = self._load_watchlist()
-        detector = YoloDetector.from_settings(s.detector)
-        bank = ClassifierBank.from_settings(s.classifiers)
+        detector = open_detector(s.detector)  # the plugin that detector.type names
+        bank = ClassifierBank.from_settings(s.classifiers)  # each classifier by its plugin type
         if matcher is not None:
             for problem in matcher.unmatchable_fields(bank.heads):
                 log.warning("watchlist: %s", problem)
@@ -165,18 +166,13 @@ class Service:
         if live is not None:
             matcher, self.watchlist_reloader = live
         cooldown = Cooldown(s.watchlist.cooldown_s, active=matcher.is_active if matcher is not None else None)
-        recognizer: BatchRecognizer
-        if s.tracking.enabled:
-            if s.tracking.events.enabled:
-                self.track_events = TrackEventPublisher(self.redis.client, s.tracking.events).start()
-                log.info("track summaries go to stream %r", s.tracking.events.stream)
-            tracked = TrackingRecognizer(
-                bank, matcher, cooldown, self.publisher, self.metrics, s.tracking, self.track_events, s.watchlist.top_k
-            )
-            tracked.trackers.prepare(camera.id for camera in s.cameras)
-            recognizer = tracked
-        else:
-            recognizer = Recognizer(bank, matcher, cooldown, self.publisher, self.metrics, top_k=s.watchlist.top_k)
+        if s.tracking.enabled and s.tracking.events.enabled:
+            self.track_events = TrackEventPublisher(self.redis.client, s.tracking.events).start()
+            log.info("track summaries go to stream %r", s.tracking.events.stream)
+        recognizer = Recognizer(
+            bank, matcher, cooldown, self.publisher, self.metrics, s.tracking, self.track_events, s.watchlist.top_k
+        )
+        recognizer.trackers.prepare(camera.id for camera in s.cameras)
         self.pipeline = Pipeline(
             self.frames, detector, recognizer, self.metrics, s.pipeline, max_wait_s=s.detector.max_wait_ms / 1000
         )

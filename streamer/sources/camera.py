@@ -1,33 +1,31 @@
-"""Camera readers: one thread per camera, an explicit state machine, reconnects with backoff and a stall watchdog.
+"""Camera readers: one thread per camera, an explicit state machine, reconnects with backoff and jitter.
 
 A :class:`CameraReader` opens its source through a factory, decodes frames, decimates them to ``detect_fps`` by
 stream position and puts them on its :class:`~streamer.sources.buffers.FrameBuffer`. Connection errors
 (:class:`~streamer.sources.backends.SourceError`) are retried in the background with exponential backoff and
-full jitter, so a
-dead camera never holds up the others. A :class:`CameraWatchdog` thread, apart from the readers, restarts a camera
-whose source has not delivered a frame for ``stall_timeout_s``.
+full jitter, so a dead camera never holds up the others. Its states and the legal changes between them are
+:mod:`streamer.sources.camera_state`'s.
 
-A stalled read cannot be interrupted safely (``cv2.VideoCapture`` is not thread-safe, so releasing it from another
-thread while a read runs risks a crash). The watchdog therefore *abandons* the stalled thread: it bumps the reader's
-generation and starts a fresh thread that reconnects; the old thread, when its read finally returns (reads have a
-timeout), sees it is stale, releases its own capture and exits without touching the buffer or the state.
+A :class:`~streamer.sources.watchdog.CameraWatchdog` thread, apart from the readers, calls
+:meth:`CameraReader.check_stall`, which restarts a camera whose source has not delivered a frame for
+``stall_timeout_s``. A stalled read cannot be interrupted safely (``cv2.VideoCapture`` is not thread-safe), so the
+reader *abandons* the stalled thread: it bumps its generation and starts a fresh thread that reconnects; the old
+thread, when its read finally returns (reads have a timeout), sees it is stale, releases its own capture and exits
+without touching the buffer or the state.
 
-Counters and states go to a :class:`CameraObserver` (metrics live elsewhere; this module does not import Prometheus).
+Counters and states go to a :class:`~streamer.sources.camera_state.CameraObserver` (metrics live elsewhere; this
+module does not import Prometheus).
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 import math
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Protocol
+from collections.abc import Iterator
 
 from common.redaction import redact_text
 from streamer.sources.backends import (
@@ -39,19 +37,24 @@ from streamer.sources.backends import (
     open_source,
 )
 from streamer.sources.buffers import DropCause, FrameBuffer
+from streamer.sources.camera_state import (
+    CameraObserver,
+    CameraState,
+    CameraStateMachine,
+    CameraStats,
+    NullObserver,
+    ReconnectReason,
+)
 from streamer.sources.frames import Frame
 from streamer.sources.settings import CameraSettings
 
+# The reader's own API, and the types it hands out (re-exported: callers of the reader need no second import).
 __all__ = [
-    "ALLOWED_TRANSITIONS",
     "CameraObserver",
     "CameraReader",
     "CameraState",
-    "CameraStateMachine",
     "CameraStats",
-    "CameraWatchdog",
     "FrameDecimator",
-    "InvalidTransitionError",
     "NullObserver",
     "ReconnectReason",
     "backoff_delay",
@@ -61,154 +64,6 @@ logger = logging.getLogger(__name__)
 
 # A put on a full "block" buffer wakes this often to see whether the reader was stopped or abandoned.
 _PUT_POLL_S = 0.5
-
-
-class CameraState(enum.StrEnum):
-    """Where a camera reader is in its life."""
-
-    NOT_STARTED = "not_started"
-    CONNECTING = "connecting"
-    STREAMING = "streaming"
-    RECONNECTING = "reconnecting"
-    STOPPED = "stopped"
-
-
-_S = CameraState
-ALLOWED_TRANSITIONS: Mapping[CameraState, frozenset[CameraState]] = MappingProxyType(
-    {
-        _S.NOT_STARTED: frozenset({_S.CONNECTING, _S.STOPPED}),
-        _S.CONNECTING: frozenset({_S.STREAMING, _S.RECONNECTING, _S.STOPPED}),
-        _S.STREAMING: frozenset({_S.RECONNECTING, _S.STOPPED}),
-        _S.RECONNECTING: frozenset({_S.CONNECTING, _S.STOPPED}),
-        _S.STOPPED: frozenset(),
-    }
-)
-"""Every legal state change, in one place. ``connecting -> stopped`` covers a file with no frame or a failed open."""
-
-
-class InvalidTransitionError(RuntimeError):
-    """A state change that :data:`ALLOWED_TRANSITIONS` does not list (a bug in the reader)."""
-
-
-class ReconnectReason(enum.StrEnum):
-    """Why a camera reconnects (a small, fixed set, fit for a metric label)."""
-
-    ERROR = "error"
-    """The source failed to open or a read failed or timed out."""
-    STALLED = "stalled"
-    """The watchdog saw no frame for ``stall_timeout_s``."""
-
-
-class CameraStateMachine:
-    """The state of one camera, changed only along :data:`ALLOWED_TRANSITIONS`, under a lock."""
-
-    def __init__(self, camera_id: str) -> None:
-        self._camera_id = camera_id
-        self._lock = threading.Lock()
-        self._state = CameraState.NOT_STARTED
-        self._reason = ""
-
-    @property
-    def state(self) -> CameraState:
-        """The current state."""
-        with self._lock:
-            return self._state
-
-    @property
-    def reason(self) -> str:
-        """Why the last transition happened (redacted), e.g. ``ended`` or an error message."""
-        with self._lock:
-            return self._reason
-
-    def transition(self, to: CameraState, reason: str = "") -> CameraState:
-        """Moves to ``to``.
-
-        Returns:
-            The previous state.
-
-        Raises:
-            InvalidTransitionError: ``to`` is not reachable from the current state.
-        """
-        with self._lock:
-            previous = self._state
-            if to not in ALLOWED_TRANSITIONS[previous]:
-                raise InvalidTransitionError(f"camera {self._camera_id!r}: cannot go from {previous} to {to}")
-            self._state = to
-            self._reason = reason
-            return previous
-
-
-@dataclass(frozen=True, slots=True)
-class CameraStats:
-    """A snapshot of one camera reader.
-
-    Attributes:
-        camera_id: the camera's id.
-        source: the camera's source with credentials redacted.
-        state: the reader's state.
-        state_reason: why it entered that state (``ended``, ``stopped``, ``failed: ...``, an error), redacted.
-        frames_read: frames decoded since start (over all reconnects).
-        frames_sent: frames accepted by the buffer.
-        frames_skipped: frames decoded but not sent on because of ``detect_fps``.
-        frames_dropped: frames lost at the buffer (full or closed), over all causes.
-        restarts: reconnects so far (after errors and watchdog restarts).
-        last_frame_at: wall-clock time of the last decoded frame, ``None`` before the first.
-        last_error: the last error message, redacted, ``None`` if there was none.
-    """
-
-    camera_id: str
-    source: str
-    state: CameraState
-    state_reason: str
-    frames_read: int
-    frames_sent: int
-    frames_skipped: int
-    frames_dropped: int
-    restarts: int
-    last_frame_at: float | None
-    last_error: str | None
-
-
-class CameraObserver(Protocol):
-    """Receives a camera reader's events (e.g. to update metrics).
-
-    Methods are called from reader and watchdog threads, some under the reader's lock: they must be quick, must
-    not raise and must not stop or restart the reader. Reading the reader's ``state`` or ``stats`` is fine.
-    """
-
-    def on_state(self, camera_id: str, state: CameraState) -> None:
-        """The camera entered ``state``."""
-
-    def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
-        """A frame was decoded in ``decode_seconds`` (for live sources this includes waiting for it)."""
-
-    def on_frame_skipped(self, camera_id: str) -> None:
-        """A decoded frame was not sent on because of ``detect_fps``."""
-
-    def on_frame_dropped(self, camera_id: str, cause: str) -> None:
-        """A frame was lost at the buffer; ``cause`` is a :class:`~streamer.sources.buffers.DropCause` value."""
-
-    def on_reconnect(self, camera_id: str, reason: str) -> None:
-        """The camera is reconnecting; ``reason`` is a :class:`ReconnectReason` value."""
-
-
-class NullObserver:
-    """An observer that ignores every event."""
-
-    def on_state(self, camera_id: str, state: CameraState) -> None:
-        """Ignored."""
-
-    def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
-        """Ignored."""
-
-    def on_frame_skipped(self, camera_id: str) -> None:
-        """Ignored."""
-
-    def on_frame_dropped(self, camera_id: str, cause: str) -> None:
-        """Ignored."""
-
-    def on_reconnect(self, camera_id: str, reason: str) -> None:
-        """Ignored."""
 
 
 class FrameDecimator:
@@ -559,53 +414,3 @@ class CameraReader:
         level = logging.INFO if state in (CameraState.STREAMING, CameraState.STOPPED) else logging.DEBUG
         logger.log(level, "camera %s: %s -> %s (%s)", self._id, previous, state, reason)
         self._observer.on_state(self._id, state)
-
-
-class CameraWatchdog:
-    """A thread, apart from the readers, that restarts cameras whose source stalled.
-
-    Args:
-        readers: the readers to watch.
-        interval_s: seconds between checks; by default a quarter of the smallest ``stall_timeout_s``, at most 1 s.
-    """
-
-    def __init__(self, readers: Sequence[CameraReader], interval_s: float | None = None) -> None:
-        self._readers = list(readers)
-        if interval_s is None:
-            smallest = min((reader.settings.stall_timeout_s for reader in self._readers), default=4.0)
-            interval_s = min(1.0, smallest / 4)
-        if interval_s <= 0:
-            raise ValueError(f"watchdog interval must be positive, got {interval_s}")
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.restarts = 0
-
-    def check(self, now: float | None = None) -> list[str]:
-        """Checks every reader once; returns the ids of the cameras restarted."""
-        restarted = []
-        for reader in self._readers:
-            try:
-                if reader.check_stall(now):
-                    restarted.append(reader.camera_id)
-            except Exception as error:  # one camera's trouble must not stop the watchdog for the others
-                logger.error("camera %s: watchdog check failed: %s", reader.camera_id, redact_text(repr(error)))
-        self.restarts += len(restarted)
-        return restarted
-
-    def start(self) -> None:
-        """Starts the watchdog thread."""
-        if self._thread is not None:
-            raise RuntimeError("watchdog already started")
-        self._thread = threading.Thread(target=self._loop, name="camera-watchdog", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stops the watchdog thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.check()

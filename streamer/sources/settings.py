@@ -6,10 +6,11 @@ import enum
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from common.paths import RelativeToConfig
 from common.redaction import redact_url
 
 __all__ = ["CameraSettings", "FullPolicy", "SourceConfigError", "SourceKind", "source_kind"]
@@ -92,7 +93,7 @@ class CameraSettings(BaseModel):
         pattern=r"^[A-Za-z0-9_.\-]+$",
         description="Camera id used in frames, alerts, logs and metric labels (letters, digits, '_', '.', '-').",
     )
-    source: str = Field(
+    source: Annotated[str, RelativeToConfig()] = Field(
         min_length=1,
         description=(
             "Video file path, rtsp:// or rtsps:// URL, http(s):// MJPEG/HLS URL, or a webcam index ('0') or V4L2 "

@@ -12,6 +12,7 @@ import pytest
 from numpy.typing import NDArray
 
 from classifiers.bank import ClassifierBank, CropResults
+from classifiers.onnx_classifier import OnnxClassifier
 from classifiers.settings import ClassifierModelSettings, ClassifierSettings
 from classifiers.types import Classification
 from detectors.runtime import ModelLoadError
@@ -51,6 +52,12 @@ def synthetic_bank(tmp_path: Path) -> ClassifierBank:
     return ClassifierBank.from_settings(settings)
 
 
+def onnx_classifiers(bank: ClassifierBank) -> list[OnnxClassifier]:
+    """The bank's classifiers, each checked to be an ONNX one (their sessions are what the tests count)."""
+    assert all(isinstance(clf, OnnxClassifier) for clf in bank.classifiers)
+    return [clf for clf in bank.classifiers if isinstance(clf, OnnxClassifier)]
+
+
 def read_bgr(path: Path) -> NDArray[np.uint8]:
     image = cv2.imread(str(path))
     assert image is not None, f"cannot read {path}"
@@ -62,7 +69,7 @@ def top1(classification: Classification | None, head: str) -> str | None:
 
 
 def test_one_call_per_model_and_mapping_back(synthetic_bank: ClassifierBank, monkeypatch: pytest.MonkeyPatch) -> None:
-    counters = [RunCounter.install(clf.session, monkeypatch) for clf in synthetic_bank.classifiers]
+    counters = [RunCounter.install(clf.session, monkeypatch) for clf in onnx_classifiers(synthetic_bank)]
     colours = list(COLORS_BGR)
     items = []
     expected: list[list[str | None]] = []
@@ -104,7 +111,7 @@ def test_one_call_per_model_and_mapping_back(synthetic_bank: ClassifierBank, mon
 def test_nothing_to_classify_runs_no_model(
     synthetic_bank: ClassifierBank, monkeypatch: pytest.MonkeyPatch, items: list[tuple[Any, Detections]]
 ) -> None:
-    counters = [RunCounter.install(clf.session, monkeypatch) for clf in synthetic_bank.classifiers]
+    counters = [RunCounter.install(clf.session, monkeypatch) for clf in onnx_classifiers(synthetic_bank)]
     results = synthetic_bank.classify_boxes(items)
     assert [c.calls for c in counters] == [0, 0]
     assert results.frames == tuple((None,) * len(d) for _, d in items)

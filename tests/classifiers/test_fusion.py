@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from classifiers.fusion import FusionError, FusionSettings, TrackFusion, fuse, make_of, reconcile_make, top_labels
+from classifiers.fusion import FusionError, TrackFusion, fuse, make_of, reconcile_make, top_labels
+from classifiers.settings import FusionSettings
 from classifiers.types import Classification, HeadScores
 
 COLORS = ("red", "blue", "white", "black")

@@ -14,6 +14,7 @@ from detectors.settings import DetectorSettings
 
 def test_defaults() -> None:
     settings = DetectorSettings(model=Path("m.onnx"))
+    assert settings.type == "yolo"
     assert settings.providers == ("tensorrt", "cuda", "cpu")
     assert settings.confidence == 0.35
     assert settings.iou == 0.45
@@ -47,6 +48,8 @@ def test_every_field_is_described() -> None:
         ({"max_wait_ms": -1}, "max_wait_ms\n  Input should be greater than or equal to 0"),
         ({"intra_op_threads": -2}, "intra_op_threads\n  Input should be greater than or equal to 0"),
         ({"nms": 0.5}, "nms\n  Extra inputs are not permitted"),
+        ({"type": "yolo"}, None),
+        ({"type": "ssd"}, "type\n  Input should be 'yolo'"),
     ],
 )
 def test_validation(fields: dict[str, Any], error: str | None) -> None:

@@ -11,9 +11,9 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from tests.watchlists.support import NO_RETRY, free_port
-from watchlists.redis_connection import RedisConnectionError, connect
-from watchlists.settings import RedisSettings
+from redisbus.connection import RedisConnectionError, connect
+from redisbus.settings import RedisSettings
+from tests.redisbus.support import NO_RETRY, free_port
 
 SECRET = "s3cr3t-Pa55"
 

@@ -15,13 +15,8 @@ from redis.retry import Retry
 
 from classifiers.types import Classification, HeadScores
 from tests.watchlists.support import stream_fields
-from watchlists.track_events import (
-    STREAM_FIELD_TRACK,
-    TrackEventPublisher,
-    TrackEventSettings,
-    TrackSummary,
-    build_summary,
-)
+from watchlists.settings import TrackEventSettings
+from watchlists.track_events import STREAM_FIELD_TRACK, TrackEventPublisher, TrackSummary, build_summary
 
 
 def summary(**overrides: Any) -> TrackSummary:

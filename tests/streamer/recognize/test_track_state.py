@@ -10,7 +10,7 @@ import pytest
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from classifiers.fusion import FusionSettings
+from classifiers.settings import FusionSettings
 from classifiers.types import Classification, HeadScores
 from streamer.recognize.quality import CropQuality, GateResult, assess_quality
 from streamer.recognize.schedule import Decision, ScheduleState, decide

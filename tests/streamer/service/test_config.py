@@ -24,7 +24,7 @@ def write_config(tmp_path: Path, text: str) -> Path:
 
 
 def test_example_config_in_the_repository_is_valid() -> None:
-    settings = load_settings(Path(__file__).parents[2] / "deploy" / "config.example.yaml")
+    settings = load_settings(Path(__file__).parents[3] / "deploy" / "config.example.yaml")
     assert settings.cameras[0].id == "bridge"
     assert settings.watchlist.path is not None
     assert settings.watchlist.path.name == "watchlist.example.yaml"
@@ -46,6 +46,15 @@ def test_relative_model_paths_are_relative_to_the_config_file(tmp_path: Path) ->
         (
             "detector:\n  model: m.onnx\n  confidence: 2\n",
             "detector.confidence: Input should be less than or equal to 1",
+        ),
+        ("detector:\n  model: m.onnx\n  type: ssd\n", "detector.type: unknown type 'ssd'; known types: 'yolo'"),
+        (
+            "classifiers:\n  models:\n    - model: c.onnx\n      type: tflite\n",
+            "classifiers.models.0.type: unknown type 'tflite'; known types: 'onnx'",
+        ),
+        (
+            "classifiers:\n  color_recognizer:\n    file: r.yaml\n    type: onnx\n",
+            "classifiers.color_recognizer.type: unknown type 'onnx'; known types: 'color_recognizer'",
         ),
     ],
 )
@@ -153,3 +162,16 @@ def test_every_file_path_is_relative_to_the_config_file_but_urls_and_webcams_are
     assert settings.classifiers.color_recognizer.file == tmp_path / "color/recognizer.yaml"
     assert settings.watchlist.path == tmp_path / "w.yaml"
     assert settings.redis.password_file == tmp_path / "secrets/pw"
+
+
+def test_relative_paths_in_flags_are_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "etc" / "c.yaml"
+    config.parent.mkdir()
+    config.write_text("cameras:\n  - {id: a, source: a.mp4}\ndetector: {model: m.onnx}\n")
+    settings = load_settings(config, {"detector": {"model": "flag.onnx"}, "watchlist": {"path": "/abs/w.yaml"}})
+    assert settings.detector.model == tmp_path / "flag.onnx"
+    assert settings.watchlist.path == Path("/abs/w.yaml")
+    assert settings.cameras[0].source == str(tmp_path / "etc" / "a.mp4")

@@ -1,84 +1,31 @@
-"""Camera readers: state machine, decimation, backoff, real files, reconnects, the stall watchdog and shutdown."""
+"""Camera readers: decimation, backoff, real files, reconnects, scripted failures and shutdown.
+
+The state machine is tested in test_camera_state.py, the stall watchdog in test_watchdog.py.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import random
-import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
-from streamer.sources.backends import SourceEnded, SourceError, SourceFrame
 from streamer.sources.buffers import DropCause, FrameBuffer, FrameBufferGroup
-from streamer.sources.camera import (
-    ALLOWED_TRANSITIONS,
-    CameraReader,
-    CameraState,
-    CameraStateMachine,
-    CameraWatchdog,
-    FrameDecimator,
-    InvalidTransitionError,
-    NullObserver,
-    backoff_delay,
-)
+from streamer.sources.camera import CameraReader, CameraState, FrameDecimator, backoff_delay
 from streamer.sources.frames import Frame
 from streamer.sources.settings import CameraSettings
 from tests.conftest import shared_path
 from tests.rtsp_server import free_port
+from tests.streamer.sources.support import SECRET, RecordingObserver, ScriptedFactory, start_reader, wait_until
 from tests.streamer.synthetic_video import frame_number, write_video
 
-SECRET = "Hunter2-very-secret"
 S = CameraState
 
 
 # -- pure logic ---------------------------------------------------------------------------------------------------
-
-
-def test_allowed_transitions_table() -> None:
-    assert {(a, b) for a, targets in ALLOWED_TRANSITIONS.items() for b in targets} == {
-        (S.NOT_STARTED, S.CONNECTING),
-        (S.NOT_STARTED, S.STOPPED),
-        (S.CONNECTING, S.STREAMING),
-        (S.CONNECTING, S.RECONNECTING),
-        (S.CONNECTING, S.STOPPED),
-        (S.STREAMING, S.RECONNECTING),
-        (S.STREAMING, S.STOPPED),
-        (S.RECONNECTING, S.CONNECTING),
-        (S.RECONNECTING, S.STOPPED),
-    }
-
-
-@pytest.mark.parametrize(
-    ("path", "error"),
-    [
-        ([S.CONNECTING, S.STREAMING, S.RECONNECTING, S.CONNECTING, S.STREAMING, S.STOPPED], None),
-        ([S.CONNECTING, S.RECONNECTING, S.CONNECTING, S.STOPPED], None),
-        ([S.STOPPED], None),
-        ([S.STREAMING], "cannot go from not_started to streaming"),
-        ([S.CONNECTING, S.CONNECTING], "cannot go from connecting to connecting"),
-        ([S.CONNECTING, S.STREAMING, S.CONNECTING], "cannot go from streaming to connecting"),
-        ([S.CONNECTING, S.RECONNECTING, S.STREAMING], "cannot go from reconnecting to streaming"),
-        ([S.STOPPED, S.CONNECTING], "cannot go from stopped to connecting"),
-    ],
-)
-def test_state_machine(path: list[CameraState], error: str | None) -> None:
-    machine = CameraStateMachine("cam")
-    *ok, last = path
-    for state in ok:
-        machine.transition(state, f"to {state}")
-    if error is None:
-        assert machine.transition(last, "done") is (ok[-1] if ok else S.NOT_STARTED)
-        assert (machine.state, machine.reason) == (last, "done")
-    else:
-        with pytest.raises(InvalidTransitionError, match=f"camera 'cam': {error}"):
-            machine.transition(last)
-        assert machine.state is (ok[-1] if ok else S.NOT_STARTED)
 
 
 @pytest.mark.parametrize(
@@ -117,45 +64,6 @@ def test_backoff_full_jitter(attempt: int, cap: float) -> None:
 # -- helpers ------------------------------------------------------------------------------------------------------
 
 
-class RecordingObserver(NullObserver):
-    """Keeps every event, thread-safely."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.events: list[tuple[str, str, Any]] = []
-
-    def on_state(self, camera_id: str, state: CameraState) -> None:
-        self._add("state", camera_id, state)
-
-    def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
-        self._add("read", camera_id, decode_seconds)
-
-    def on_frame_skipped(self, camera_id: str) -> None:
-        self._add("skipped", camera_id, None)
-
-    def on_frame_dropped(self, camera_id: str, cause: str) -> None:
-        self._add("dropped", camera_id, cause)
-
-    def on_reconnect(self, camera_id: str, reason: str) -> None:
-        self._add("reconnect", camera_id, reason)
-
-    def _add(self, kind: str, camera_id: str, value: Any) -> None:
-        with self._lock:
-            self.events.append((kind, camera_id, value))
-
-    def of(self, kind: str, camera_id: str | None = None) -> list[Any]:
-        with self._lock:
-            return [v for k, c, v in self.events if k == kind and camera_id in (None, c)]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-
-
 def collect_all(group: FrameBufferGroup, timeout: float = 20.0) -> list[Frame]:
     """Drains a group until every buffer is closed and empty."""
     frames: list[Frame] = []
@@ -164,28 +72,6 @@ def collect_all(group: FrameBufferGroup, timeout: float = 20.0) -> list[Frame]:
         assert time.monotonic() < deadline, "buffers never finished"
         frames += group.collect(max_batch=8, max_wait_s=0.01, timeout=0.5)
     return frames
-
-
-@pytest.fixture
-def readers() -> Iterator[list[CameraReader]]:
-    """Readers a test starts; all stopped at the end, whatever happens."""
-    started: list[CameraReader] = []
-    yield started
-    for reader in started:
-        reader.stop(timeout=2.0)
-
-
-def start_reader(
-    readers: list[CameraReader], group: FrameBufferGroup, observer: Any = None, **kwargs: Any
-) -> CameraReader:
-    factory = kwargs.pop("source_factory", None)
-    settings = CameraSettings(**kwargs)
-    buffer = group.add_buffer(settings.id, settings.buffer_size, settings.effective_full_policy)
-    extra = {"source_factory": factory} if factory is not None else {}
-    reader = CameraReader(settings, buffer, observer, rng=random.Random(1), **extra)
-    readers.append(reader)
-    reader.start()
-    return reader
 
 
 # -- real files -----------------------------------------------------------------------------------------------------
@@ -328,144 +214,6 @@ def test_max_restarts_gives_up(readers: list[CameraReader]) -> None:
 
 
 # -- scripted sources: stalls, blocking, unexpected errors ------------------------------------------------------
-
-
-class ScriptedSource:
-    """Plays a script: 'frame' returns a frame, 'block' blocks until released, 'error' raises SourceError,
-    'end' raises SourceEnded, 'boom' raises a bug; after the script it keeps returning frames."""
-
-    def __init__(self, script: list[str], unblock: threading.Event) -> None:
-        self._script = list(script)
-        self._unblock = unblock
-        self._position = 0.0
-        self.released_by: str | None = None
-        self.reads_started = 0
-
-    def read(self) -> SourceFrame:
-        self.reads_started += 1
-        step = self._script.pop(0) if self._script else "frame"
-        if step == "block":
-            self._unblock.wait(10.0)
-        elif step == "error":
-            raise SourceError(f"read failed on rtsp://admin:{SECRET}@cam/s")
-        elif step == "end":
-            raise SourceEnded("end")
-        elif step == "boom":
-            raise ZeroDivisionError(f"bug near rtsp://admin:{SECRET}@cam/s")
-        time.sleep(0.01)
-        self._position += 0.04
-        return SourceFrame(np.zeros((4, 4, 3), np.uint8), self._position, 0.001)
-
-    def release(self) -> None:
-        self.released_by = threading.current_thread().name
-
-
-class ScriptedFactory:
-    """Gives each connection the next script; a script starting with 'hang' blocks in the open until released."""
-
-    def __init__(self, *scripts: list[str]) -> None:
-        self.unblock = threading.Event()
-        self._hangs = [bool(script) and script[0] == "hang" for script in scripts]
-        self.sources = [
-            ScriptedSource(script[hang:], self.unblock) for script, hang in zip(scripts, self._hangs, strict=True)
-        ]
-        self.opened = 0
-
-    def __call__(self, settings: CameraSettings) -> ScriptedSource:
-        number = self.opened
-        self.opened += 1
-        if self._hangs[number]:
-            self.unblock.wait(10.0)
-        return self.sources[number]
-
-
-def test_watchdog_restarts_a_stalled_camera(readers: list[CameraReader]) -> None:
-    factory = ScriptedFactory(["frame", "frame", "frame", "block", "frame"], [])
-    group = FrameBufferGroup()
-    observer = RecordingObserver()
-    reader = start_reader(
-        readers,
-        group,
-        observer,
-        id="stall",
-        source="rtsp://cam/s",
-        stall_timeout_s=0.3,
-        backoff_initial_s=0.01,
-        source_factory=factory,
-    )
-    watchdog = CameraWatchdog([reader], interval_s=0.05)
-    watchdog.start()
-    try:
-        wait_until(lambda: factory.opened == 2 and reader.state is S.STREAMING, what="restart after the stall")
-    finally:
-        watchdog.stop()
-    stats = reader.stats
-    assert stats.restarts == 1
-    assert watchdog.restarts == 1
-    assert observer.of("reconnect") == ["stalled"]
-    assert observer.of("state")[:5] == [S.CONNECTING, S.STREAMING, S.RECONNECTING, S.CONNECTING, S.STREAMING]
-    assert stats.last_error is not None
-    assert "stalled source" in stats.last_error
-    stale = factory.sources[0]
-    assert stale.released_by is None  # nobody touched the capture that was mid-read
-    factory.unblock.set()  # the blocked read returns: the abandoned thread releases its own source and exits
-    wait_until(lambda: stale.released_by is not None, what="stale release")
-    assert stale.released_by == "camera-stall-1"
-    assert stale.reads_started == 4  # it read nothing more after being abandoned
-    frames = group.collect(max_batch=100, max_wait_s=0.0)
-    assert all(f.position_s != pytest.approx(0.16) for f in frames)  # its late frame was not delivered
-
-
-def test_watchdog_abandons_a_hung_open(readers: list[CameraReader]) -> None:
-    factory = ScriptedFactory(["hang"], [])
-    group = FrameBufferGroup()
-    observer = RecordingObserver()
-    reader = start_reader(
-        readers,
-        group,
-        observer,
-        id="hang",
-        source="rtsp://cam/s",
-        open_timeout_s=0.2,
-        stall_timeout_s=0.2,  # an open may take open_timeout_s + stall_timeout_s
-        backoff_initial_s=0.01,
-        source_factory=factory,
-    )
-    watchdog = CameraWatchdog([reader], interval_s=0.05)
-    started = time.monotonic()
-    watchdog.start()
-    try:
-        wait_until(lambda: reader.state is S.STREAMING, what="streaming from the second connection")
-    finally:
-        watchdog.stop()
-    assert 0.4 <= time.monotonic() - started < 2.0
-    assert observer.of("reconnect") == ["stalled"]
-    assert observer.of("state")[:2] == [S.CONNECTING, S.RECONNECTING]
-    factory.unblock.set()  # the hung open finally returns, to a thread that is no longer current
-    hung = factory.sources[0]
-    wait_until(lambda: hung.released_by is not None, what="release of the late source")
-    assert hung.released_by == "camera-hang-1"
-    assert hung.reads_started == 0
-
-
-def test_backpressure_is_not_a_stall(readers: list[CameraReader]) -> None:
-    factory = ScriptedFactory([])
-    group = FrameBufferGroup()
-    reader = start_reader(
-        readers,
-        group,
-        id="slow",
-        source="clip.mp4",  # an unpaced file: policy block
-        buffer_size=1,
-        stall_timeout_s=0.1,
-        source_factory=factory,
-    )
-    watchdog = CameraWatchdog([reader], interval_s=0.02)
-    watchdog.start()
-    time.sleep(0.5)  # nobody consumes: the reader waits in put, not in the source
-    watchdog.stop()
-    assert reader.stats.restarts == 0
-    assert reader.stats.frames_read == 2  # one in the buffer, one waiting for room
 
 
 @pytest.mark.parametrize("policy", ["block", "drop_oldest"])

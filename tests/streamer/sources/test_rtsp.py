@@ -11,11 +11,12 @@ import pytest
 
 from streamer.sources.backends import SourceError, open_source
 from streamer.sources.buffers import FrameBufferGroup
-from streamer.sources.camera import CameraObserver, CameraReader, CameraState, CameraWatchdog
+from streamer.sources.camera import CameraObserver, CameraReader, CameraState
 from streamer.sources.frames import Frame
 from streamer.sources.settings import CameraSettings
+from streamer.sources.watchdog import CameraWatchdog
 from tests.rtsp_server import RtspServer, unavailable_reason
-from tests.streamer.sources.test_camera import RecordingObserver
+from tests.streamer.sources.support import RecordingObserver
 
 pytestmark = pytest.mark.rtsp
 
