@@ -27,7 +27,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from detectors.yolo import YoloDetector
+from detectors.base import Detector
+from detectors.registry import open_detector
 from streamer.service.config import ServiceSettings, load_settings
 from streamer.service.metrics import STAGES
 from streamer.service.wiring import Service
@@ -273,7 +274,7 @@ def prepare_clip(video: Path, limit: int, folder: Path) -> BenchClip:
     return BenchClip(clip, decoded, clip_fps, f"its first {limit} frames, as an MJPG clip both sides read")
 
 
-def time_detector(detector: YoloDetector, frames: Sequence[NDArray[np.uint8]], batch: int) -> float:
+def time_detector(detector: Detector, frames: Sequence[NDArray[np.uint8]], batch: int) -> float:
     """Frames/s of preprocessing, inference and decoding alone, in batches as the pipeline would send them."""
     started = time.perf_counter()
     for start in range(0, len(frames), batch):
@@ -343,7 +344,7 @@ def _measure(
     options: BenchOptions, settings: ServiceSettings, clip: BenchClip, progress: Callable[[str], None]
 ) -> BenchReport:
     """Detector-alone runs bracketing every end-to-end run, all on ``clip``; the figures of them all."""
-    detector = YoloDetector.from_settings(settings.detector)
+    detector = open_detector(settings.detector)
     batch = detector.max_batch
 
     def detector_alone() -> float:

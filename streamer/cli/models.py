@@ -1,6 +1,6 @@
 """`vehiclewatch detect` and `vehiclewatch classify`: try the models on one image and print JSON.
 
-They open the models the way the service does (``YoloDetector.from_settings``, ``ClassifierBank.from_settings``),
+They open the models the way the service does (``detectors.registry.open_detector``, ``ClassifierBank.from_settings``),
 so what they print is what `run` would see on that image.
 """
 
@@ -67,13 +67,13 @@ def detect(
     image: Path, models: Path | None, detector: Path | None, confidence: float | None, annotate: Path | None
 ) -> None:
     """Detect vehicles in IMAGE and print them as JSON."""
-    from detectors.yolo import YoloDetector
+    from detectors.registry import open_detector
     from streamer.service.config import configure_logging
 
     configure_logging("WARNING")
     picture = read_image(image)
     with clear_errors():
-        found = YoloDetector.from_settings(detector_settings(models, detector, confidence)).detect([picture])[0]
+        found = open_detector(detector_settings(models, detector, confidence)).detect([picture])[0]
     rows = [
         {"box": _box(box), "class": name, "confidence": round(float(score), 4)}
         for box, name, score in zip(found.boxes, found.class_names, found.scores, strict=True)
@@ -93,9 +93,9 @@ def _classify_boxes(
     bank: ClassifierBank, picture: NDArray[np.uint8], settings: DetectorSettings, top_k: int
 ) -> list[dict[str, Any]]:
     """Every vehicle the detector finds in ``picture``, with its box's classification."""
-    from detectors.yolo import YoloDetector
+    from detectors.registry import open_detector
 
-    found = YoloDetector.from_settings(settings).detect([picture])[0]
+    found = open_detector(settings).detect([picture])[0]
     per_box = bank.classify_boxes([(picture, found)]).frames[0]
     return [
         {"box": _box(box), "class": name, "classification": _heads(c, top_k)}
