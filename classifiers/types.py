@@ -11,6 +11,12 @@ from numpy.typing import NDArray
 
 @dataclass(frozen=True, slots=True)
 class LabelScore:
+    """One label of a head with its probability: the project's one label type inside the service.
+
+    Everything that passes single labels around uses it (a head's top-k, a match's per-field breakdown, which adds
+    a weight to it); only the alert message turns it into its wire shape (``watchlists.alerts.LabelProb``).
+    """
+
     label: str
     prob: float
 
@@ -34,6 +40,7 @@ class HeadScores:
             raise ValueError(f"head {self.head!r}: probs must have shape ({len(self.labels)},), got {self.probs.shape}")
 
     def top(self, k: int) -> list[LabelScore]:
+        """The ``k`` most probable labels, most probable first (ties in label order)."""
         order = np.argsort(-self.probs, kind="stable")[:k]
         return [LabelScore(self.labels[i], float(self.probs[i])) for i in order]
 
@@ -49,4 +56,5 @@ class Classification:
     heads: Mapping[str, HeadScores]
 
     def top(self, k: int) -> dict[str, list[LabelScore]]:
+        """Each head's ``k`` most probable labels."""
         return {name: scores.top(k) for name, scores in self.heads.items()}

@@ -5,6 +5,12 @@ deliver the same alert twice). Version 2 added the entry's priority, source, pla
 score's factors and the per-field breakdown; version-1 messages still parse (those fields take their defaults).
 :func:`alert_json_schema` gives the JSON Schema (``vehiclewatch watchlist schema alert``).
 
+Labels: inside the service a label is a :class:`classifiers.types.LabelScore` (label, prob), and a label's part in
+a field score a :class:`watchlists.match_result.LabelContribution` (the same plus its weight). On the wire they are
+:class:`LabelProb` and :class:`LabelShare` (which extends it with ``weight``): two shapes, because the published
+schema names them apart (``LabelShare`` also describes its ``label`` in its own words), converted only here
+(:func:`label_prob`, :func:`label_share`).
+
 Example of the JSON (one line on the wire; see docs/alerts.md for a whole one)::
 
     {"schema_version": 2, "alert_id": "0190f5d2-6b8e-7c3a-9f1e-2b4c6d8e0a1b",
@@ -31,12 +37,12 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from classifiers.types import Classification
-from watchlists.entries import Priority
-from watchlists.matching import Match
+from classifiers.types import Classification, LabelScore
+from watchlists.entry_model import Priority, WatchlistEntry
+from watchlists.match_result import FieldScore, LabelContribution, Match
+from watchlists.settings import DEFAULT_TOP_K
 
 SCHEMA_VERSION: Literal[2] = 2
-DEFAULT_TOP_K = 3
 
 _id_lock = threading.Lock()
 _last_id_ms = 0
@@ -87,6 +93,13 @@ class LabelProb(BaseModel):
     prob: float = Field(ge=0.0, le=1.0, description="Probability the head gives to the label.")
 
 
+class LabelShare(LabelProb):
+    """One label's part in a field score: prob × weight (weight below 1: a confusable colour's partial credit)."""
+
+    label: str = Field(description="Label of the classifier head.")
+    weight: float = Field(ge=0.0, le=1.0, description="How much the label counts for the field (1: it is the value).")
+
+
 class EntryRef(BaseModel):
     """The watchlist entry an alert is about."""
 
@@ -100,16 +113,6 @@ class EntryRef(BaseModel):
         default=None, description="The entry's plate or partial plate pattern ('?' one character, '*' any run)."
     )
     expires_at: AwareDatetime | None = Field(default=None, description="When the entry expires (UTC), or null.")
-
-
-class LabelShare(BaseModel):
-    """One label's part in a field score: prob × weight (weight below 1: a confusable colour's partial credit)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    label: str = Field(description="Label of the classifier head.")
-    prob: float = Field(ge=0.0, le=1.0, description="Probability the head gives to the label.")
-    weight: float = Field(ge=0.0, le=1.0, description="How much the label counts for the field (1: it is the value).")
 
 
 class FieldExplanation(BaseModel):
@@ -201,6 +204,41 @@ def utc_datetime(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
 
+def label_prob(score: LabelScore) -> LabelProb:
+    """A classifier label on the wire (the probability clipped to [0, 1])."""
+    return LabelProb(label=score.label, prob=_unit(score.prob))
+
+
+def label_share(contribution: LabelContribution) -> LabelShare:
+    """A label's part in a field score on the wire (probability and weight clipped to [0, 1])."""
+    return LabelShare(label=contribution.label, prob=_unit(contribution.prob), weight=_unit(contribution.weight))
+
+
+def entry_ref(entry: WatchlistEntry) -> EntryRef:
+    """What an alert carries of the matched entry."""
+    return EntryRef(
+        id=entry.id,
+        description=entry.description,
+        priority=entry.priority,
+        source=entry.source,
+        plate=entry.plate,
+        expires_at=entry.expires_at,
+    )
+
+
+def field_explanation(item: FieldScore) -> FieldExplanation:
+    """A field of the match's breakdown on the wire."""
+    return FieldExplanation(
+        field=item.field,
+        wanted=item.wanted,
+        head=item.head,
+        score=None if item.score is None else _unit(item.score),
+        uncertain=item.uncertain,
+        labels=[label_share(c) for c in item.labels],
+        note=item.note,
+    )
+
+
 def build_alert(
     *,
     match: Match,
@@ -239,35 +277,14 @@ def build_alert(
         frame_index=frame_index,
         box=Box(x1=x1, y1=y1, x2=x2, y2=y2),
         detector_class=detector_class,
-        detector_confidence=min(max(float(detector_confidence), 0.0), 1.0),
-        classifications={
-            head: [LabelProb(label=s.label, prob=min(max(s.prob, 0.0), 1.0)) for s in scores]
-            for head, scores in classification.top(top_k).items()
-        },
-        entry=EntryRef(
-            id=match.entry.id,
-            description=match.entry.description,
-            priority=match.entry.priority,
-            source=match.entry.source,
-            plate=match.entry.plate,
-            expires_at=match.entry.expires_at,
-        ),
+        detector_confidence=_unit(detector_confidence),
+        classifications={head: [label_prob(s) for s in scores] for head, scores in classification.top(top_k).items()},
+        entry=entry_ref(match.entry),
         score=_unit(match.score),
         threshold=_unit(match.threshold),
         field_scores=match.field_scores,
         factors=[ScoreFactorRef(head=f.head, fields=list(f.fields), score=_unit(f.score)) for f in match.factors],
-        breakdown=[
-            FieldExplanation(
-                field=item.field,
-                wanted=item.wanted,
-                head=item.head,
-                score=None if item.score is None else _unit(item.score),
-                uncertain=item.uncertain,
-                labels=[LabelShare(label=c.label, prob=_unit(c.prob), weight=_unit(c.weight)) for c in item.labels],
-                note=item.note,
-            )
-            for item in match.breakdown
-        ],
+        breakdown=[field_explanation(item) for item in match.breakdown],
         track_id=track_id,
         views_fused=views_fused,
     )

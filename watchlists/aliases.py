@@ -7,7 +7,11 @@ and ``"mercedes benz"`` from another all become the key ``"mercedesbenz"``.
   dots, slashes) into one space: ``"CR-V"`` → ``"cr v"``.
 * :func:`compact` drops the spaces as well, so spelling variants meet: ``"CR-V"``, ``"CRV"`` and ``"cr v"`` are all
   ``"crv"``; ``"Landrover"`` and ``"Land Rover"`` are both ``"landrover"``.
-* :func:`make_key`, :func:`color_key`, :func:`body_type_key` apply the alias table of their field on top.
+* :func:`make_key`, :func:`color_key`, :func:`body_type_key` apply the alias table of their field on top; the
+  colour names are the shared colour vocabulary's (:mod:`classifiers.color.vocabulary`), so the colour recogniser
+  and the watchlists resolve them alike.
+
+:func:`normalize` and :func:`compact` are :mod:`common.names`'s, the one implementation both sides use.
 
 Example:
     >>> make_key("Chevy") == make_key("chevrolet")
@@ -18,23 +22,23 @@ Example:
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+from classifiers.color.vocabulary import color_key
+from common.names import compact, normalize
 
-
-def normalize(name: str) -> str:
-    """Lower-case accent-free words, single spaces between (``"Citroën C4-Picasso"`` → ``"citroen c4 picasso"``)."""
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _NON_ALNUM.sub(" ", ascii_only).strip()
-
-
-def compact(name: str) -> str:
-    """:func:`normalize` without the spaces: the form two names are compared in."""
-    return normalize(name).replace(" ", "")
+__all__ = [
+    "BODY_TYPE_ALIASES",
+    "BODY_TYPE_FALLBACK",
+    "MAKE_ALIASES",
+    "MULTIWORD_MAKES",
+    "body_type_fallback",
+    "body_type_key",
+    "color_key",
+    "compact",
+    "make_key",
+    "normalize",
+]
 
 
 def _table(groups: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
@@ -99,15 +103,6 @@ MULTIWORD_MAKES: tuple[str, ...] = (
     "W Motors",
 )
 
-# Colours: true synonyms only. Neighbouring shades (silver vs grey, beige vs brown) are a different question, left to
-# a later shade table: merging them here would silently widen every entry.
-COLOR_ALIASES: dict[str, tuple[str, ...]] = {
-    "grey": ("gray",),
-    "gold": ("golden",),
-    "maroon": ("bordeaux", "burgundy"),
-    "purple": ("violet",),
-}
-
 # Body types: common names, then the pickup cab styles of Stanford Cars ("Crew Cab", "SuperCab").
 BODY_TYPE_ALIASES: dict[str, tuple[str, ...]] = {
     "sedan": ("saloon",),
@@ -146,7 +141,6 @@ BODY_TYPE_FALLBACK: dict[str, str] = {
 }
 
 _MAKES = _table(MAKE_ALIASES)
-_COLORS = _table(COLOR_ALIASES)
 _BODY_TYPES = _table(BODY_TYPE_ALIASES)
 _BODY_FALLBACK = {compact(k): compact(v) for k, v in BODY_TYPE_FALLBACK.items()}
 
@@ -155,12 +149,6 @@ def make_key(name: str) -> str:
     """The comparison key of a make: aliases resolved (``"VW"`` → ``"volkswagen"``)."""
     key = compact(name)
     return _MAKES.get(key, key)
-
-
-def color_key(name: str) -> str:
-    """The comparison key of a colour: synonyms resolved (``"gray"`` → ``"grey"``)."""
-    key = compact(name)
-    return _COLORS.get(key, key)
 
 
 def body_type_key(name: str) -> str:

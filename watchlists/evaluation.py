@@ -30,8 +30,9 @@ from numpy.typing import NDArray
 from classifiers.fusion import reconcile_make
 from classifiers.types import Classification
 from watchlists.aliases import body_type_key, color_key, compact, make_key, normalize
-from watchlists.entries import WatchlistEntry
-from watchlists.matching import Matcher, in_range, model_matches
+from watchlists.entry_model import WatchlistEntry
+from watchlists.make_model_labels import in_range, model_matches
+from watchlists.matching import Matcher
 
 CURVE_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 20))
 FIELD_COLUMNS: dict[str, str] = {
@@ -224,43 +225,19 @@ def evaluate_matching(
     truths: list[NDArray[np.bool_]] = []
     knowns: list[NDArray[np.bool_]] = []
     for index, entry in enumerate(entries):
-        threshold = matcher.threshold(entry)
-        truth, known, reason = entry_truth(entry, rows)
-        if truth is None:
-            results.append(EntryResult(entry.id, entry.description, threshold, False, reason))
-            continue
-        # Rows whose labels cannot tell neither count for nor against the entry.
-        alerts = (scores[:, index] >= threshold) & (scores[:, index] > 0) & known
-        truth &= known
-        results.append(
-            EntryResult(
-                entry.id,
-                entry.description,
-                threshold,
-                True,
-                "",
-                int(truth.sum()),
-                int(alerts.sum()),
-                _counts(alerts, truth),
-            )
-        )
-        evaluable.append(index)
-        truths.append(truth)
-        knowns.append(known)
+        result, truth, known = _entry_result(entry, matcher.threshold(entry), scores[:, index], rows)
+        results.append(result)
+        if truth is not None:
+            evaluable.append(index)
+            truths.append(truth)
+            knowns.append(known)
     judged = [r for r in results if r.evaluable]
     overall = Counts(
         sum(r.counts.tp for r in judged), sum(r.counts.fp for r in judged), sum(r.counts.fn for r in judged)
     )
     precisions = [r.counts.precision for r in judged if r.counts.precision is not None]
     recalls = [r.counts.recall for r in judged if r.counts.recall is not None]
-    curve: list[CurvePoint] = []
-    if evaluable:
-        truth_matrix = np.stack(truths, axis=1)
-        sub = np.where(np.stack(knowns, axis=1), scores[:, evaluable], 0.0)
-        for threshold in thresholds:
-            alerts = (sub >= threshold) & (sub > 0)
-            counts = _counts(alerts, truth_matrix)
-            curve.append(CurvePoint(float(threshold), counts.precision, counts.recall, counts.tp + counts.fp))
+    curve = _curve(scores[:, evaluable], truths, knowns, thresholds) if evaluable else ()
     return MatchingReport(
         dataset=dataset,
         images=len(classifications),
@@ -269,8 +246,40 @@ def evaluate_matching(
         overall=overall,
         macro_precision=float(np.mean(precisions)) if precisions else None,
         macro_recall=float(np.mean(recalls)) if recalls else None,
-        curve=tuple(curve),
+        curve=curve,
     )
+
+
+def _entry_result(
+    entry: WatchlistEntry, threshold: float, scores: NDArray[np.float64], rows: Sequence[Mapping[str, str]]
+) -> tuple[EntryResult, NDArray[np.bool_] | None, NDArray[np.bool_]]:
+    """One entry's figures at its threshold, with which rows it truly describes (None when the labels cannot
+    judge it) and which rows can tell."""
+    truth, known, reason = entry_truth(entry, rows)
+    if truth is None:
+        return EntryResult(entry.id, entry.description, threshold, False, reason), None, known
+    # Rows whose labels cannot tell neither count for nor against the entry.
+    alerts = (scores >= threshold) & (scores > 0) & known
+    truth &= known
+    counts = _counts(alerts, truth)
+    result = EntryResult(entry.id, entry.description, threshold, True, "", int(truth.sum()), int(alerts.sum()), counts)
+    return result, truth, known
+
+
+def _curve(
+    scores: NDArray[np.float64],
+    truths: Sequence[NDArray[np.bool_]],
+    knowns: Sequence[NDArray[np.bool_]],
+    thresholds: Sequence[float],
+) -> tuple[CurvePoint, ...]:
+    """Overall precision and recall over the evaluable entries (columns of ``scores``) at each global threshold."""
+    truth_matrix = np.stack(truths, axis=1)
+    sub = np.where(np.stack(knowns, axis=1), scores, 0.0)
+    curve: list[CurvePoint] = []
+    for threshold in thresholds:
+        counts = _counts((sub >= threshold) & (sub > 0), truth_matrix)
+        curve.append(CurvePoint(float(threshold), counts.precision, counts.recall, counts.tp + counts.fp))
+    return tuple(curve)
 
 
 def plot_report(report: MatchingReport, path: Path, default_threshold: float) -> Path:

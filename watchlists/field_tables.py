@@ -15,7 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from watchlists.alerts import Alert
-from watchlists.entries import WatchlistEntry
+from watchlists.entry_model import WatchlistEntry
 
 MODELS: dict[str, type[BaseModel]] = {"alert": Alert, "entry": WatchlistEntry}
 _BLOCK = re.compile(r"(<!-- fields:(\w+):start -->\n)(.*?)(<!-- fields:\2:end -->)", re.S)

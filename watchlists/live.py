@@ -13,8 +13,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.types import Classification
-from watchlists.entries import WatchlistEntry
-from watchlists.matching import Match, Matcher, UnmatchableField
+from watchlists.entry_model import WatchlistEntry
+from watchlists.match_result import Match, UnmatchableField
+from watchlists.matching import Matcher
 from watchlists.plates import PlateRead
 
 

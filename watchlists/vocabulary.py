@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from watchlists.aliases import MAKE_ALIASES, MULTIWORD_MAKES, compact, make_key, normalize
-from watchlists.matching import BODY_WORDS, parse_make_model_label
+from watchlists.make_model_labels import BODY_WORDS, parse_make_model_label
 
 MAX_PHRASE_WORDS = 4
 
@@ -303,20 +303,8 @@ class Vocabulary:
             display.setdefault(make_key(name), name)
 
         def add_model(make: str, model_words: Sequence[str]) -> None:
-            words = list(model_words)
-            stripped = True
-            while words and stripped:  # drop trailing body words ("Crew Cab", "SUV"): they are no model
-                stripped = False
-                for count in (3, 2, 1):
-                    if len(words) > count and compact(" ".join(words[-count:])) in BODY_WORDS:
-                        del words[-count:]
-                        stripped = True
-                        break
-            for count in range(len(words), 0, -1):
-                phrase = words[:count]
-                if count == 1 and phrase[0].isdigit() and len(words) > 1:
-                    continue  # "3" of "3 Series" is no model on its own
-                models.setdefault(make_key(make), {}).setdefault(compact(" ".join(phrase)), " ".join(phrase))
+            for phrase in _model_phrases(model_words):
+                models.setdefault(make_key(make), {}).setdefault(compact(phrase), phrase)
 
         if builtin:
             for make in (*BUILTIN_MAKES, *MULTIWORD_MAKES, *MAKE_ALIASES):
@@ -335,18 +323,7 @@ class Vocabulary:
             make_name = display.get(parsed.make) or _make_words(label, parsed.model, parsed.year)
             add_make(make_name)
             add_model(make_name, _original_words(label, parsed.model))
-        makes: dict[str, str] = {}
-        for key, name in display.items():
-            makes[key] = name
-        for canonical, aliases in MAKE_ALIASES.items():
-            if make_key(canonical) in display:
-                for alias in aliases:
-                    makes.setdefault(compact(alias), display[make_key(canonical)])
-        model_makes: dict[str, list[str]] = {}
-        for make, phrases in models.items():
-            for phrase in phrases:
-                model_makes.setdefault(phrase, []).append(display.get(make, make))
-        return cls(makes, models, {phrase: tuple(names) for phrase, names in model_makes.items()})
+        return cls(_with_aliases(display), models, _model_makes(models, display))
 
     def make(self, phrase: str) -> str | None:
         """The display name of the make a phrase names (``"VW"`` → ``"Volkswagen"``), or None."""
@@ -382,6 +359,45 @@ def _make_words(label: str, model: Sequence[str], year: int | None) -> str:
         words = words[:-1]
     model_words = _original_words(" ".join(words), model) if model else []
     return " ".join(words[: len(words) - len(model_words)]) or words[0]
+
+
+def _model_phrases(model_words: Sequence[str]) -> list[str]:
+    """The phrases a model is known by: its words without trailing body words ("Crew Cab", "SUV": they are no
+    model), and every shorter leading phrase ("Silverado 1500", "Silverado"), but never a bare leading number."""
+    words = list(model_words)
+    stripped = True
+    while words and stripped:
+        stripped = False
+        for count in (3, 2, 1):
+            if len(words) > count and compact(" ".join(words[-count:])) in BODY_WORDS:
+                del words[-count:]
+                stripped = True
+                break
+    phrases = []
+    for count in range(len(words), 0, -1):
+        if count == 1 and words[0].isdigit() and len(words) > 1:
+            continue  # "3" of "3 Series" is no model on its own
+        phrases.append(" ".join(words[:count]))
+    return phrases
+
+
+def _with_aliases(display: Mapping[str, str]) -> dict[str, str]:
+    """Make key → display name, plus the nicknames of the makes present (``"chevy"`` → ``"Chevrolet"``)."""
+    makes = dict(display)
+    for canonical, aliases in MAKE_ALIASES.items():
+        if make_key(canonical) in display:
+            for alias in aliases:
+                makes.setdefault(compact(alias), display[make_key(canonical)])
+    return makes
+
+
+def _model_makes(models: Mapping[str, Mapping[str, str]], display: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Model phrase → the display names of the makes that have it."""
+    owners: dict[str, list[str]] = {}
+    for make, phrases in models.items():
+        for phrase in phrases:
+            owners.setdefault(phrase, []).append(display.get(make, make))
+    return {phrase: tuple(names) for phrase, names in owners.items()}
 
 
 DEFAULT_VOCABULARY = Vocabulary.build()

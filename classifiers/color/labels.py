@@ -1,9 +1,10 @@
-"""The colour vocabulary of the recogniser, and how member models' labels map onto it.
+"""The recogniser's colour labels, and how member models' labels map onto them.
 
-Labels are the base colours watchlists name (``watchlists.aliases.color_key`` keys): a member model's label is
-renamed (``gray`` → ``grey``, ``golden`` → ``gold``, ``violet`` → ``purple``) or folded into a base colour with a
-shade (``bordeaux`` → ``red``, dark). Labels the vocabulary lacks (``pink``) are dropped; colours a member lacks
-are filled in by abstention (:data:`NEIGHBOURS`).
+The labels are colours of the shared vocabulary (:mod:`classifiers.color.vocabulary`), so the watchlist matcher
+compares them with entries without a table of its own: a member model's label is read through the vocabulary
+(``gray`` → ``grey``, ``golden`` → ``gold``, ``violet`` → ``purple``) and a colour the recogniser has no label
+for is folded into the one it reads as (``bordeaux``, ``maroon`` → ``red``, dark). Colours it neither has nor
+folds (``pink``) are dropped; colours a member lacks are filled in by abstention (:data:`NEIGHBOURS`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from classifiers.color.vocabulary import color_name, resolve_color
 
 COLOR_LABELS: tuple[str, ...] = (
     "black",
@@ -29,38 +32,25 @@ COLOR_LABELS: tuple[str, ...] = (
     "gold",
     "purple",
 )
-"""Base colours the recogniser scores, in output order."""
+"""The colours the recogniser scores, in output order (fitted pools depend on it): every vocabulary colour but
+maroon, which it folds into dark red (:data:`~classifiers.color.vocabulary.FOLDED_INTO`), and pink, which no member
+model knows."""
 
 INDEX: dict[str, int] = {label: i for i, label in enumerate(COLOR_LABELS)}
 
 ACHROMATIC: tuple[str, ...] = ("black", "grey", "silver", "white")
 """From darkest to lightest: the colours told apart by lightness alone."""
 
-SYNONYMS: dict[str, tuple[str, str | None]] = {
-    "gray": ("grey", None),
-    "golden": ("gold", None),
-    "violet": ("purple", None),
-    "bordeaux": ("red", "dark"),
-    "maroon": ("red", "dark"),
-    "burgundy": ("red", "dark"),
-    "navy": ("blue", "dark"),
-    "cream": ("beige", None),
-    "tan": ("beige", None),
-}
-"""Member labels that are another name (and possibly a shade) of a base colour."""
-
 
 def base_color(label: str) -> tuple[str, str | None] | None:
-    """(base colour, implied shade) of a member model's label, or None when the vocabulary has no such colour.
+    """(recogniser label, implied shade) of a member model's label, or None when the recogniser has no such colour.
 
     Example:
         >>> base_color("Bordeaux"), base_color("gray"), base_color("pink")
         (('red', 'dark'), ('grey', None), None)
     """
-    key = " ".join(label.split()).casefold()
-    if key in INDEX:
-        return key, None
-    return SYNONYMS.get(key)
+    found = color_name(label)
+    return None if found is None else resolve_color(found[0], found[1], INDEX)
 
 
 NEIGHBOURS: dict[str, tuple[str, ...]] = {

@@ -47,12 +47,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from classifiers.color.labels import COLOR_LABELS, INDEX, LabelMap, base_color, label_map
 from classifiers.color.paint import PaintSettings, PaintStats, measure_paint, paint_probabilities
 from classifiers.color.pool import PoolParams, pool_log_probs
-from classifiers.color.similarity import Shade, similarity
+from classifiers.color.similarity import similarity
+from classifiers.color.vocabulary import Lightness
 from classifiers.crops import ImageArray, check_image
 from classifiers.onnx_classifier import OnnxClassifier
 from classifiers.settings import ClassifierModelSettings
 from classifiers.types import HeadScores
-from detectors.runtime import DEFAULT_PROVIDERS, ModelLoadError
+from detectors.providers import DEFAULT_PROVIDERS
+from detectors.runtime import ModelLoadError
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +184,7 @@ class ColorResult:
 
     probs: NDArray[np.float32]
     dark_probability: float | None
-    shade: Shade | None
+    shade: Lightness | None
     paint: PaintStats | None
 
     @property
@@ -384,7 +386,7 @@ class ColorRecognizer:
             row.flags.writeable = False
             stats = paint[i] if paint else None
             dark = self._dark_probability(row, stats)
-            shade: Shade | None = None
+            shade: Lightness | None = None
             if dark is not None and dark >= self.config.shade_confidence:
                 shade = "dark"
             elif dark is not None and dark <= 1.0 - self.config.shade_confidence:

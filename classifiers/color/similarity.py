@@ -16,20 +16,18 @@ seen as 100 % a neighbouring colour reaches at most the default match threshold,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.color.labels import COLOR_LABELS, base_color
-
-Shade = Literal["dark", "light"]
+from classifiers.color.vocabulary import Lightness
 
 MAX_PARTIAL = 0.5
 """Largest credit a neighbouring colour gets."""
 
 # (colour, shade or None) → {neighbour: credit}. A shade without a row uses the colour's plain row.
-_NEIGHBOUR_CREDIT: dict[tuple[str, Shade | None], dict[str, float]] = {
+_NEIGHBOUR_CREDIT: dict[tuple[str, Lightness | None], dict[str, float]] = {
     ("silver", None): {"grey": 0.5, "white": 0.5},
     ("silver", "light"): {"white": 0.5, "grey": 0.3},
     ("silver", "dark"): {"grey": 0.5, "white": 0.2},
@@ -59,10 +57,10 @@ def _key(color: str) -> str:
     return found[0] if found is not None else " ".join(color.split()).casefold()
 
 
-def similarity(wanted: str, label: str, shade: Shade | None = None) -> float:
+def similarity(wanted: str, label: str, shade: Lightness | None = None) -> float:
     """Credit (0..1) that a vehicle recognised as ``label`` gets for a wanted colour (``shade`` qualifies it).
 
-    Names are compared through the recogniser's synonyms (``gray`` = ``grey``; ``navy`` is dark blue).
+    Names are compared through the colour vocabulary (``gray`` = ``grey``; ``navy`` is dark blue).
 
     Example:
         >>> similarity("grey", "black", "dark"), similarity("grey", "black", "light"), similarity("red", "red")
@@ -79,7 +77,7 @@ def similarity(wanted: str, label: str, shade: Shade | None = None) -> float:
     return min(row.get(got, 0.0), MAX_PARTIAL)
 
 
-def similarity_matrix(labels: Sequence[str] = COLOR_LABELS, shade: Shade | None = None) -> NDArray[np.float32]:
+def similarity_matrix(labels: Sequence[str] = COLOR_LABELS, shade: Lightness | None = None) -> NDArray[np.float32]:
     """``[wanted, label]`` credits over ``labels`` (rows: wanted colour with ``shade``)."""
     return np.array([[similarity(w, x, shade) for x in labels] for w in labels], np.float32)
 
@@ -87,7 +85,7 @@ def similarity_matrix(labels: Sequence[str] = COLOR_LABELS, shade: Shade | None 
 def match_score(
     probs: NDArray[np.floating] | Mapping[str, float],
     wanted: str,
-    shade: Shade | None = None,
+    shade: Lightness | None = None,
     labels: Sequence[str] = COLOR_LABELS,
 ) -> float:
     """``Σ P(label) · similarity(wanted, label, shade)``: the evidence that the vehicle has the wanted colour.

@@ -11,10 +11,21 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from classifiers.types import Classification, HeadScores
-from watchlists.alerts import Alert, Box, EntryRef, alert_json_schema, build_alert, new_alert_id
+from classifiers.types import Classification, HeadScores, LabelScore
+from watchlists.alerts import (
+    Alert,
+    Box,
+    EntryRef,
+    LabelProb,
+    LabelShare,
+    alert_json_schema,
+    build_alert,
+    label_prob,
+    label_share,
+    new_alert_id,
+)
 from watchlists.entries import WatchlistEntry
-from watchlists.matching import Match, Matcher
+from watchlists.matching import LabelContribution, Match, Matcher
 
 
 def make_alert(**overrides: object) -> Alert:
@@ -195,3 +206,16 @@ def test_json_schema_describes_every_field() -> None:
     assert set(schema["required"]) >= {"captured_at", "camera_id", "entry", "score"}
     assert "breakdown" in schema["properties"]
     assert "FieldExplanation" in schema["$defs"]
+
+
+def test_labels_have_one_internal_type_and_keep_their_two_wire_shapes() -> None:
+    """A contribution is a LabelScore with a weight; on the wire LabelProb and LabelShare keep their published
+    names and fields (a share is a label with probability, plus its weight), values clipped to [0, 1]."""
+    contribution = LabelContribution("silver", 1.0000001, 0.4)
+    assert isinstance(contribution, LabelScore)
+    assert label_prob(LabelScore("red", 1.0000001)) == LabelProb(label="red", prob=1.0)
+    assert label_share(contribution) == LabelShare(label="silver", prob=1.0, weight=0.4)
+    assert json.loads(label_share(contribution).model_dump_json()) == {"label": "silver", "prob": 1.0, "weight": 0.4}
+    defs = alert_json_schema()["$defs"]
+    assert list(defs["LabelProb"]["properties"]) == ["label", "prob"]
+    assert list(defs["LabelShare"]["properties"]) == ["label", "prob", "weight"]

@@ -1,34 +1,10 @@
-"""Name normalisation and the alias tables: watchlist spellings meet classifier labels."""
+"""The alias tables: watchlist spellings meet classifier labels (normalisation itself: tests/common/test_names.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from watchlists.aliases import body_type_fallback, body_type_key, color_key, compact, make_key, normalize
-
-
-@pytest.mark.parametrize(
-    ("raw", "normalized"),
-    [
-        ("Honda", "honda"),
-        ("  Land   Rover ", "land rover"),
-        ("Mercedes-Benz", "mercedes benz"),
-        ("CR-V", "cr v"),
-        ("Citroën C4-Picasso", "citroen c4 picasso"),
-        ("Škoda", "skoda"),
-        ("O.S.C.A.", "o s c a"),
-        ("Lynk & Co", "lynk co"),
-        ("STRASSE", "strasse"),
-        ("Straße", "strasse"),  # casefold, not lower
-    ],
-)
-def test_normalize(raw: str, normalized: str) -> None:
-    assert normalize(raw) == normalized
-
-
-@pytest.mark.parametrize(("a", "b"), [("CR-V", "crv"), ("Landrover", "Land Rover"), ("Rolls Royce", "ROLLS-ROYCE")])
-def test_compact_joins_spelling_variants(a: str, b: str) -> None:
-    assert compact(a) == compact(b)
+from watchlists.aliases import body_type_fallback, body_type_key, color_key, make_key
 
 
 @pytest.mark.parametrize(

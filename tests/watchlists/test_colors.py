@@ -1,44 +1,16 @@
-"""Colours: base colour and shade, and the partial credit of the colours cameras confuse."""
+"""Colours in matching: the partial credit of the colours cameras confuse, on top of the shared vocabulary."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from classifiers.color.labels import COLOR_LABELS
+from classifiers.color.labels import COLOR_LABELS, base_color
+from classifiers.color.vocabulary import COLOR_NAMES, color_key, split_color
 from classifiers.types import Classification, HeadScores
-from watchlists.aliases import color_key
-from watchlists.colors import COLOR_CONFUSION, MAX_PARTIAL, color_weights, confusion_row, split_color
+from watchlists.colors import COLOR_CONFUSION, MAX_PARTIAL, color_weights, confusion_row
 from watchlists.entries import WatchlistEntry
 from watchlists.matching import Matcher
-
-
-@pytest.mark.parametrize(
-    ("text", "expected", "error"),
-    [
-        ("blue", ("blue", None), None),
-        ("Dark Blue", ("blue", "dark"), None),
-        ("dk blue", ("blue", "dark"), None),
-        ("navy", ("blue", "dark"), None),
-        ("navy blue", None, "names more than one colour"),  # two colour words in one phrase
-        ("light-grey", ("grey", "light"), None),
-        ("gray", ("grey", None), None),
-        ("Charcoal", ("grey", "dark"), None),
-        ("metallic silver", ("silver", "metallic"), None),
-        ("burgundy", ("maroon", None), None),
-        ("teal", ("teal", None), None),  # unknown colours are kept as written
-        ("light navy", None, "'navy' is already dark, not light"),
-        ("dark light blue", None, "names two shades"),
-        ("dark", None, "names a shade ('dark') but no colour"),
-        ("red blue", None, "names more than one colour (red, blue)"),
-    ],
-)
-def test_split_color(text: str, expected: tuple[str, str | None] | None, error: str | None) -> None:
-    if error is not None:
-        with pytest.raises(ValueError, match=error.replace("(", r"\(").replace(")", r"\)")):
-            split_color(text)
-    else:
-        assert split_color(text) == expected
 
 
 def test_weights_give_full_credit_to_the_colour_and_partial_to_neighbours() -> None:
@@ -74,3 +46,14 @@ def test_maroon_is_judged_as_dark_red_on_a_head_that_folds_it_into_red() -> None
     assert match.score == pytest.approx(0.9, abs=0.05)
     # A head with a label of its own keeps it: maroon is then not plain red.
     assert color_weights("maroon", None, ("red", "bordeaux")).tolist() == pytest.approx([0.4, 1.0])
+
+
+@pytest.mark.parametrize("name", sorted(COLOR_NAMES))
+def test_entries_and_the_recogniser_read_every_colour_name_alike(name: str) -> None:
+    """One vocabulary: an entry naming a colour gets full credit on the recogniser's label for that name, and only
+    on it (none for a colour the recogniser cannot tell, such as pink)."""
+    colour, shade = split_color(name)
+    weights = color_weights(colour, shade, COLOR_LABELS)
+    full = [label for label, weight in zip(COLOR_LABELS, weights.tolist(), strict=True) if weight >= 1.0]
+    recognised = base_color(name)
+    assert full == ([] if recognised is None else [recognised[0]])
