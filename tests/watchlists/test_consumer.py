@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.watchlists.support import TcpRedis, make_alert, wait_for
+from tests.redisbus.support import TcpRedis, wait_for
+from tests.watchlists.support import make_alert
 from watchlists.alerts import Alert
 from watchlists.consumer import AlertConsumer, tail
 from watchlists.publisher import AlertPublisher

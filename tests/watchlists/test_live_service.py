@@ -17,8 +17,8 @@ import redis
 from streamer.service.config import load_settings
 from streamer.service.wiring import Service
 from tests.conftest import shared_path
+from tests.redisbus.support import wait_for
 from tests.streamer.scene import make_scene
-from tests.watchlists.support import wait_for
 from watchlists.alerts import Alert
 from watchlists.entries import WatchlistEntry
 from watchlists.store import EntryStore

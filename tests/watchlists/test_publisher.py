@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import redis
 
-from tests.watchlists.support import TcpRedis, make_alert, stream_alerts, wait_for, xrange
+from tests.redisbus.support import TcpRedis, wait_for, xrange
+from tests.watchlists.support import make_alert, stream_alerts
 from watchlists.alerts import Alert
 from watchlists.publisher import AlertPublisher, PublisherClosedError
 from watchlists.settings import AlertSettings

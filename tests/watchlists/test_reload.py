@@ -13,7 +13,7 @@ import redis
 import yaml
 
 from classifiers.types import Classification, HeadScores
-from tests.watchlists.support import TcpRedis, wait_for
+from tests.redisbus.support import TcpRedis, wait_for
 from watchlists.entries import WatchlistEntry
 from watchlists.live import LiveMatcher
 from watchlists.matching import Matcher

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.watchlists.support import wait_for
+from tests.redisbus.support import wait_for
 from watchlists.entries import WatchlistEntry, WatchlistError
 from watchlists.store import EntryExistsError, EntryStore
 

@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from classifiers.types import Classification, HeadScores
-from tests.watchlists.support import stream_fields
+from tests.redisbus.support import stream_fields
 from watchlists.settings import TrackEventSettings
 from watchlists.track_events import STREAM_FIELD_TRACK, TrackEventPublisher, TrackSummary, build_summary
 

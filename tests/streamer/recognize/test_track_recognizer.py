@@ -24,9 +24,9 @@ from streamer.service.config import load_settings
 from streamer.service.metrics import Metrics
 from streamer.service.wiring import Service
 from streamer.sources.frames import Frame
+from tests.redisbus.support import stream_fields
 from tests.streamer.scene import make_scene
 from tests.synthetic_classifier import make_color_classifier
-from tests.watchlists.support import stream_fields
 from watchlists.alerts import Alert
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistEntry
