@@ -20,6 +20,7 @@ from typing import Protocol
 
 from detectors.base import Detector
 from streamer.recognize.batch import DetectedBatch, DetectedFrame
+from streamer.recognize.detect_gate import DetectionGates
 from streamer.recognize.settings import PipelineSettings
 from streamer.service.metrics import Metrics
 from streamer.sources.buffers import FrameBufferGroup
@@ -54,6 +55,7 @@ class Pipeline:
         metrics: Metrics,
         settings: PipelineSettings,
         max_wait_s: float,
+        gates: DetectionGates | None = None,
     ) -> None:
         self.frames = frames
         self.detector = detector
@@ -61,6 +63,7 @@ class Pipeline:
         self.metrics = metrics
         self.max_batch = detector.max_batch
         self.max_wait_s = max_wait_s
+        self.gates = gates if gates is not None and gates.active else None
         self._detected: queue.Queue[DetectedBatch | None] = queue.Queue(maxsize=settings.detected_queue_size)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -112,6 +115,10 @@ class Pipeline:
                 if self.frames.finished:
                     break
                 continue
+            if self.gates is not None:
+                frames = self._gate(frames)
+                if not frames:
+                    continue
             try:
                 batch = self.detect(frames)
             except Exception:
@@ -122,6 +129,14 @@ class Pipeline:
             if not self._put(batch):
                 return
         self._put(None)
+
+    def _gate(self, frames: Sequence[Frame]) -> list[Frame]:
+        """The frames the detection gates let through; the others are counted by reason and go no further."""
+        assert self.gates is not None
+        kept, skipped = self.gates.select(frames)
+        for frame, decision in skipped:
+            self.metrics.frames_gated.labels(frame.camera_id, str(decision.reason)).inc()
+        return kept
 
     def _put(self, item: DetectedBatch | None) -> bool:
         while True:

@@ -29,6 +29,72 @@ class PipelineSettings(BaseModel):
     )
 
 
+class MotionGateSettings(BaseModel):
+    """Motion-gated detection: the detector runs only on frames where pixels changed (as Frigate does)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        default=False,
+        description=(
+            "Skip detection on frames without motion. Saves the detector on quiet scenes (night, empty roads); on "
+            "busy roads nearly every frame has motion and little is saved."
+        ),
+    )
+    width: int = Field(
+        default=160, ge=16, le=1920, description="Width, in pixels, of the small image motion is measured on."
+    )
+    pixel_threshold: int = Field(
+        default=25,
+        ge=1,
+        le=255,
+        description="Change of a colour channel (0-255, after a light blur) for a pixel to count as changed.",
+    )
+    min_changed: float = Field(
+        default=0.002,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Share of changed pixels that counts as motion (0.002 of a 160x90 image is 29 pixels: about a car "
+            "of 25x25 px at 720p moving its own width in a few frames). Lower wakes on noise and compression."
+        ),
+    )
+    background_alpha: float = Field(
+        default=0.2,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "How fast the background follows the scene (running average weight of each new frame): higher forgets "
+            "a car that stopped sooner, lower keeps it as motion longer."
+        ),
+    )
+    full_frame_every_s: float = Field(
+        default=2.0,
+        gt=0.0,
+        description=(
+            "Floor rate: a frame is detected at least this often (stream time) even without motion, so a vehicle "
+            "that stopped is still seen and its track kept."
+        ),
+    )
+
+
+class DetectionScheduleSettings(BaseModel):
+    """Which frames of a camera go through the detector (per camera)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    every: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description=(
+            "Detect every k-th frame sent on (after detect_fps); the tracker bridges the frames in between with its "
+            "motion model (as DeepStream's interval). 1 detects every frame."
+        ),
+    )
+    motion: MotionGateSettings = Field(default_factory=MotionGateSettings, description="Motion-gated detection.")
+
+
 class TrackerSettings(BaseModel):
     """How boxes are linked into tracks (ByteTrack)."""
 

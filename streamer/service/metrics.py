@@ -38,6 +38,12 @@ class Metrics:
             ["camera"],
             registry=r,
         )
+        self.frames_gated = Counter(
+            "vehiclewatch_frames_gated_total",
+            "Frames not sent to the detector by the camera's detection schedule, by reason (interval, no_motion)",
+            ["camera", "reason"],
+            registry=r,
+        )
         self.frames_detected = Counter(
             "vehiclewatch_frames_detected_total", "Frames that went through the detector", ["camera"], registry=r
         )

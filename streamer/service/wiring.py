@@ -20,6 +20,7 @@ from common.redaction import redact_text
 from detectors.registry import open_detector
 from detectors.runtime import ModelLoadError
 from redisbus.connection import RedisConnection, RedisConnectionError, connect
+from streamer.recognize.detect_gate import DetectionGates
 from streamer.recognize.flow import Recognizer
 from streamer.recognize.pipeline import Pipeline
 from streamer.service.config import ServiceSettings
@@ -174,7 +175,13 @@ class Service:
         )
         recognizer.trackers.prepare(camera.id for camera in s.cameras)
         self.pipeline = Pipeline(
-            self.frames, detector, recognizer, self.metrics, s.pipeline, max_wait_s=s.detector.max_wait_ms / 1000
+            self.frames,
+            detector,
+            recognizer,
+            self.metrics,
+            s.pipeline,
+            max_wait_s=s.detector.max_wait_ms / 1000,
+            gates=DetectionGates({camera.id: camera.detection for camera in s.cameras}),
         )
         # Buffers exist before the pipeline starts: an empty group reads as "all sources ended".
         camera_metrics = _CameraMetrics(self.metrics)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.paths import RelativeToConfig
 from common.redaction import redact_url
+from streamer.recognize.settings import DetectionScheduleSettings
 
 __all__ = ["CameraSettings", "FullPolicy", "SourceConfigError", "SourceKind", "source_kind"]
 
@@ -115,6 +116,10 @@ class CameraSettings(BaseModel):
             "Frames per second of stream time sent on to detection; frames in between are decoded and skipped. "
             "Decimation follows the stream position, so it is deterministic for files. None sends every frame."
         ),
+    )
+    detection: DetectionScheduleSettings = Field(
+        default_factory=DetectionScheduleSettings,
+        description="Which of the frames sent on go through the detector: every k-th, and only with motion.",
     )
     buffer_size: int = Field(default=4, ge=1, le=1024, description="Frames held between the reader and detection.")
     full_policy: FullPolicy | None = Field(

@@ -1,0 +1,236 @@
+"""Less detector work per frame, alert quality measured unchanged: detection every k-th frame and motion gating.
+
+For each clip the detector runs once on every frame (cached under --cache); each schedule then picks the frames
+the detector would see (`streamer.recognize.detect_gate.DetectionGate`, exactly as the service does) and the
+recognise flow (tracking, make + colour classifiers, the evaluation watchlist, no cooldown) runs on those frames.
+Against detecting every frame it reports:
+
+- detector calls per frame;
+- vehicles found: the share of the every-frame run's tracks (seen on at least --min-frames detected frames) that a
+  track of the schedule's run overlaps (IoU >= 0.5 on a frame both detected);
+- alerts raised: the share of the every-frame run's (entry, track) alerts that the schedule raises for the same
+  entry on an overlapping track.
+
+Usage: python benchmarks/detection_gating.py [--clips anugoyal_traffic swdee_cars ...] [--plot gating.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from classifiers.bank import ClassifierBank
+from classifiers.settings import ClassifierSettings
+from detectors.registry import open_detector
+from detectors.settings import DetectorSettings
+from detectors.types import Detections
+from streamer.recognize.batch import DetectedBatch, DetectedFrame
+from streamer.recognize.detect_gate import DetectionGate
+from streamer.recognize.flow import Recognizer
+from streamer.recognize.settings import DetectionScheduleSettings, MotionGateSettings
+from streamer.service.metrics import Metrics
+from streamer.sources.frames import Frame
+from watchlists.alerts import Alert
+from watchlists.cooldown import Cooldown
+from watchlists.entries import load_watchlist
+from watchlists.matching import Matcher
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("VEHICLEWATCH_SHARED", ROOT.parent / "shared"))
+CLIPS = ("anugoyal_traffic", "swdee_cars", "canersu_highway", "abhishek_highway", "ckuhn_traffic")
+SCHEDULES: dict[str, DetectionScheduleSettings] = {
+    "every frame": DetectionScheduleSettings(),
+    "every 2nd": DetectionScheduleSettings(every=2),
+    "every 3rd": DetectionScheduleSettings(every=3),
+    "motion": DetectionScheduleSettings(motion=MotionGateSettings(enabled=True)),
+    "motion + every 2nd": DetectionScheduleSettings(every=2, motion=MotionGateSettings(enabled=True)),
+}
+
+
+@dataclass
+class Run:
+    """One schedule on one clip: which frames were detected, every track's boxes, the alerts."""
+
+    detected: int = 0
+    frames: int = 0
+    boxes: dict[int, dict[int, NDArray[np.float32]]] = field(default_factory=dict)  # track -> frame -> box
+    alerts: list[Alert] = field(default_factory=list)
+
+    def submit(self, alert: Alert, crop_bgr: NDArray[np.uint8] | None = None, timeout: float | None = None) -> bool:  # noqa: ARG002
+        self.alerts.append(alert)
+        return True
+
+
+def read_frames(path: Path) -> tuple[list[NDArray[np.uint8]], float]:
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    frames: list[NDArray[np.uint8]] = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(np.asarray(image, np.uint8))
+    capture.release()
+    return frames, fps
+
+
+def detect_all(clip: str, images: Sequence[NDArray[np.uint8]], cache: Path) -> list[Detections]:
+    """Every frame's detections, from the cache when it has them (the detector is deterministic)."""
+    path = cache / f"{clip}.npz"
+    if path.exists():
+        data = np.load(path, allow_pickle=False)
+        names = [str(n) for n in data["names"]]
+        return [
+            Detections(data[f"b{i}"], data[f"s{i}"], data[f"c{i}"], tuple(names[c] for c in data[f"c{i}"].tolist()))
+            for i in range(len(images))
+        ]
+    detector = open_detector(DetectorSettings(model=SHARED / "models/yolov8n_int8_640.onnx", providers=("cpu",)))
+    found: list[Detections] = []
+    for i, image in enumerate(images):
+        found.extend(detector.detect([image]))
+        if i % 50 == 0:
+            print(f"  {clip}: detected {i}/{len(images)} frames", file=sys.stderr)
+    names = sorted({n for d in found for n in d.class_names})
+    index = {n: i for i, n in enumerate(names)}
+    arrays: dict[str, NDArray[np.generic]] = {"names": np.asarray(names)}
+    for i, d in enumerate(found):
+        arrays[f"b{i}"], arrays[f"s{i}"] = d.boxes, d.scores
+        arrays[f"c{i}"] = np.asarray([index[n] for n in d.class_names], np.int32)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+    return detect_all(clip, images, cache)
+
+
+def run_schedule(
+    schedule: DetectionScheduleSettings,
+    images: Sequence[NDArray[np.uint8]],
+    found: Sequence[Detections],
+    fps: float,
+    bank: ClassifierBank,
+    matcher: Matcher,
+) -> Run:
+    run = Run(frames=len(images))
+    gate = DetectionGate(schedule)
+    recognizer = Recognizer(bank, matcher, Cooldown(0.0), run, Metrics())
+    for index, (image, detections) in enumerate(zip(images, found, strict=True)):
+        frame = Frame("cam", index, 1000.0 + index / fps, index / fps, image)
+        if not gate.decide(frame).detect:
+            continue
+        run.detected += 1
+        tracked = recognizer.track(DetectedBatch((DetectedFrame(frame, detections),)))
+        recognizer.recognize(tracked)
+        d = tracked.frames[0].detections
+        for track_id, box in zip(d.track_ids if d.track_ids is not None else (), d.boxes, strict=False):
+            if track_id >= 0:
+                run.boxes.setdefault(int(track_id), {})[index] = box
+    recognizer.finish()
+    return run
+
+
+def iou(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    w = max(min(a[2], b[2]) - max(a[0], b[0]), 0.0)
+    h = max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def counterparts(reference: Run, other: Run) -> dict[int, set[int]]:
+    """For each reference track, the other run's tracks that overlap it on a frame both detected."""
+    matched: dict[int, set[int]] = {}
+    for track, boxes in reference.boxes.items():
+        for other_track, other_boxes in other.boxes.items():
+            if any(iou(boxes[f], other_boxes[f]) >= 0.5 for f in boxes.keys() & other_boxes.keys()):
+                matched.setdefault(track, set()).add(other_track)
+    return matched
+
+
+def compare(reference: Run, other: Run, min_frames: int) -> tuple[int, int, int, int]:
+    """(reference vehicles, found; reference alerts, raised)."""
+    vehicles = {t for t, boxes in reference.boxes.items() if len(boxes) >= min_frames}
+    matched = counterparts(reference, other)
+    found = sum(1 for t in vehicles if matched.get(t))
+    raised_by = {(a.entry.id, a.track_id) for a in other.alerts}
+    wanted = {(a.entry.id, a.track_id) for a in reference.alerts if a.track_id is not None}
+    raised = sum(1 for entry, t in wanted if any((entry, o) in raised_by for o in matched.get(t, ())))
+    return len(vehicles), found, len(wanted), raised
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS))
+    parser.add_argument("--cache", type=Path, default=Path("out/gating_cache"))
+    parser.add_argument("--min-frames", type=int, default=3)
+    parser.add_argument("--watchlist", type=Path, default=ROOT / "tests/watchlists/data/traffic_colors_watchlist.yaml")
+    parser.add_argument("--plot", type=Path)
+    args = parser.parse_args()
+    models = SHARED / "models"
+    bank = ClassifierBank.from_settings(
+        ClassifierSettings(
+            models=[
+                {"model": models / "spectrico_make_mobilenetv3_224.onnx", "providers": ["cpu"]},
+                {"model": models / "spectrico_color_mobilenetv3_224.onnx", "providers": ["cpu"]},
+            ]
+        )
+    )
+    matcher = Matcher(load_watchlist(args.watchlist))
+    totals: dict[str, list[int]] = {name: [0, 0, 0, 0, 0, 0] for name in SCHEDULES}
+    print(f"{'clip':18} {'schedule':20} {'calls/frame':>11} {'vehicles found':>15} {'alerts raised':>14}")
+    for clip in args.clips:
+        images, fps = read_frames(SHARED / f"videos/{clip}.mp4")
+        found = detect_all(clip, images, args.cache)
+        runs = {name: run_schedule(s, images, found, fps, bank, matcher) for name, s in SCHEDULES.items()}
+        reference = runs["every frame"]
+        for name, run in runs.items():
+            vehicles, kept, alerts, raised = compare(reference, run, args.min_frames)
+            for i, value in enumerate((run.detected, run.frames, vehicles, kept, alerts, raised)):
+                totals[name][i] += value
+            print(
+                f"{clip:18} {name:20} {run.detected / run.frames:11.2f} {kept:>7}/{vehicles:<7} {raised:>6}/{alerts:<7}"
+            )
+    print("all clips")
+    for name, (detected, frames, vehicles, kept, alerts, raised) in totals.items():
+        share_v = kept / vehicles if vehicles else 1.0
+        share_a = raised / alerts if alerts else 1.0
+        print(
+            f"{'':18} {name:20} {detected / frames:11.2f} {share_v:>15.3f} {share_a:>14.3f}"
+            f"   ({kept}/{vehicles} vehicles, {raised}/{alerts} alerts)"
+        )
+    if args.plot is not None:
+        plot(totals, args.plot)
+
+
+def plot(totals: dict[str, list[int]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(totals)
+    calls = [t[0] / t[1] for t in totals.values()]
+    vehicles = [t[3] / t[2] if t[2] else 1.0 for t in totals.values()]
+    alerts = [t[5] / t[4] if t[4] else 1.0 for t in totals.values()]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.bar(x - 0.25, calls, 0.25, label="detector calls per frame")
+    ax.bar(x, vehicles, 0.25, label="vehicles found (share)")
+    ax.bar(x + 0.25, alerts, 0.25, label="alerts raised (share)")
+    ax.axhline(0.98, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks(x, names)
+    ax.set_title("Detection schedules against detecting every frame (dev clips)")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
+
+
+if __name__ == "__main__":
+    main()
