@@ -20,7 +20,7 @@ it batch by batch), so tests can drive it frame by frame.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from streamer.recognize.alert_policy import AlertPolicy
 from streamer.recognize.batch import DetectedBatch, DetectedFrame
@@ -55,6 +55,8 @@ class Recognizer:
         top_k: labels per head in alerts.
         clock: wall-clock time, for the detection latency metric.
         tracker_factory: makes one camera's tracker (tests swap it).
+        frame_steps: per camera, detection of every k-th frame (``cameras[].detection.every``): the tracker's and
+            the schedule's frame counts are scaled to it, so they span the same stream time.
     """
 
     def __init__(
@@ -69,15 +71,19 @@ class Recognizer:
         top_k: int = 3,
         clock: Callable[[], float] = time.time,
         tracker_factory: Callable[[TrackerSettings], Tracker] = make_tracker,
+        frame_steps: Mapping[str, int] | None = None,
     ) -> None:
         self.settings = settings = settings if settings is not None else TrackingSettings()
+        self.frame_steps = dict(frame_steps or {})
         self.one_view = not settings.enabled
         self.classifier = classifier
         self.matcher = matcher
         self.metrics = metrics
         self.clock = clock
         self.trackers: CameraTrackers | OneViewTracks = (
-            OneViewTracks() if self.one_view else CameraTrackers(settings.tracker, tracker_factory)
+            OneViewTracks()
+            if self.one_view
+            else CameraTrackers(settings.tracker, tracker_factory, lambda camera: self.camera_settings(camera).tracker)
         )
         min_views = 1 if self.one_view else settings.schedule.min_views_to_alert
         self.alerts = AlertPolicy(cooldown, sink, metrics, min_views, top_k, self.one_view)
@@ -108,7 +114,7 @@ class Recognizer:
             drop_views(selection.to_classify, self.book)
             raise
         self.crops_classified += count
-        updated = fuse_views(classified, self.book, self.settings.schedule, one_view=self.one_view)
+        updated = fuse_views(classified, self.book, one_view=self.one_view)
         alerts: list[Alert] = []
         if self.matcher is not None:
             match_tracks(self.matcher, selection.seen, updated, self.metrics)
@@ -131,13 +137,17 @@ class Recognizer:
         """The camera's track book (made on its first frame)."""
         book = self.books.get(camera_id)
         if book is None:
-            s = self.settings
+            s = self.camera_settings(camera_id)
             # One frame beyond the tracker's own horizon: a track the tracker may still revive is not ended early.
             lost, most = (
                 (0, _ONE_VIEW_TRACKS) if self.one_view else (s.tracker.lost_frames + 1, s.max_tracks_per_camera)
             )
-            book = self.books[camera_id] = TrackBook(camera_id, lost, most, s.fusion)
+            book = self.books[camera_id] = TrackBook(camera_id, lost, most, s.fusion, s.schedule)
         return book
+
+    def camera_settings(self, camera_id: str) -> TrackingSettings:
+        """The ``tracking:`` settings as they apply to a camera: frame counts scaled to the frames it detects."""
+        return self.settings.for_frame_step(self.frame_steps.get(camera_id, 1))
 
     def _end_tracks(self, batch: DetectedBatch) -> None:
         # One-view tracks end with their batch, silently (as boxes classified on their own always did); tracked

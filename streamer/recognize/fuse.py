@@ -11,14 +11,12 @@ from collections.abc import Callable, Sequence
 from classifiers.fusion import reconcile_make
 from classifiers.types import Classification
 from streamer.recognize.batch import DetectedFrame
-from streamer.recognize.settings import ScheduleSettings
 from streamer.recognize.track_book import TrackBook, TrackRecord
 
 
 def fuse_views(
     classified: Sequence[DetectedFrame],
     book_of: Callable[[str], TrackBook],
-    settings: ScheduleSettings,
     *,
     one_view: bool,
 ) -> set[TrackRecord]:
@@ -36,7 +34,7 @@ def fuse_views(
             if classification is None:
                 record.drop_view()
                 continue
-            record.add_view(classification, float(weight), settings)
+            record.add_view(classification, float(weight), book.schedule)
             record.fused = classification if one_view else None
             updated.add(record)
     for record in updated:

@@ -107,7 +107,7 @@ def _select_frame(
         if not classify:
             continue
         area = float((box[2] - box[0]) * (box[3] - box[1]))
-        decision = decide(record.schedule_state(), quality, area, settings.schedule)
+        decision = decide(record.schedule_state(), quality, area, book.schedule)
         decisions[decision] = decisions.get(decision, 0) + 1
         if decision.classify:
             chosen[i], weights[i] = True, quality.score

@@ -294,3 +294,21 @@ class TrackingSettings(BaseModel):
     events: TrackEventSettings = Field(
         default_factory=TrackEventSettings, description="Track summary events on their own Redis stream."
     )
+
+    def for_frame_step(self, step: int) -> TrackingSettings:
+        """These settings for a camera whose detector sees every ``step``-th frame: the counts of frames (tracker
+        horizon, refresh, patience) shrink by ``step``, so they span the same stream time."""
+        if step <= 1:
+            return self
+
+        def scaled(frames: int) -> int:
+            return max(round(frames / step), 1)
+
+        tracker = self.tracker.model_copy(update={"lost_frames": scaled(self.tracker.lost_frames)})
+        schedule = self.schedule.model_copy(
+            update={
+                "refresh_frames": scaled(self.schedule.refresh_frames),
+                "patience_frames": scaled(self.schedule.patience_frames),
+            }
+        )
+        return self.model_copy(update={"tracker": tracker, "schedule": schedule})

@@ -137,13 +137,23 @@ class TrackBook:
         lost_frames: detected frames a track may go unseen before it ends (the tracker's own horizon).
         max_tracks: most tracks remembered; beyond it the longest-unseen ends first.
         fusion: settings for each new track's fusion.
+        schedule: when the camera's tracks are classified.
     """
 
-    def __init__(self, camera_id: str, lost_frames: int, max_tracks: int, fusion: FusionSettings) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        lost_frames: int,
+        max_tracks: int,
+        fusion: FusionSettings,
+        schedule: ScheduleSettings | None = None,
+    ) -> None:
         self.camera_id = camera_id
         self.lost_frames = lost_frames
         self.max_tracks = max_tracks
         self.fusion = fusion
+        self.schedule = schedule if schedule is not None else ScheduleSettings()
+        """When this camera's tracks are classified (frame counts in the camera's detected frames)."""
         self.tick = 0
         # Ordered by last sighting (each sighting moves the track to the end): expired ones are at the front.
         self._tracks: OrderedDict[int, TrackRecord] = OrderedDict()

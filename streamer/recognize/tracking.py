@@ -129,9 +129,15 @@ class CameraTrackers:
     Not for concurrent use on one camera: frames of a camera must be given in order (the recognize stage does).
     """
 
-    def __init__(self, settings: TrackerSettings, factory: Callable[[TrackerSettings], Tracker] = make_tracker) -> None:
+    def __init__(
+        self,
+        settings: TrackerSettings,
+        factory: Callable[[TrackerSettings], Tracker] = make_tracker,
+        per_camera: Callable[[str], TrackerSettings] | None = None,
+    ) -> None:
         self.settings = settings
         self._factory = factory
+        self._per_camera = per_camera
         self._trackers: dict[str, Tracker] = {}
         self._lock = threading.Lock()
 
@@ -148,7 +154,8 @@ class CameraTrackers:
         with self._lock:
             tracker = self._trackers.get(camera_id)
             if tracker is None:
-                tracker = self._trackers[camera_id] = self._factory(self.settings)
+                settings = self._per_camera(camera_id) if self._per_camera is not None else self.settings
+                tracker = self._trackers[camera_id] = self._factory(settings)
             return tracker
 
     def track_count(self, camera_id: str) -> int:

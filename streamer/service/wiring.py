@@ -32,6 +32,7 @@ from streamer.sources.camera import CameraReader, CameraState
 from streamer.sources.settings import SourceConfigError
 from streamer.sources.watchdog import CameraWatchdog
 from watchlists.alerts import Alert
+from watchlists.colors import load_color_table
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistError, load_watchlist
 from watchlists.live import LiveMatcher
@@ -171,7 +172,15 @@ class Service:
             self.track_events = TrackEventPublisher(self.redis.client, s.tracking.events).start()
             log.info("track summaries go to stream %r", s.tracking.events.stream)
         recognizer = Recognizer(
-            bank, matcher, cooldown, self.publisher, self.metrics, s.tracking, self.track_events, s.watchlist.top_k
+            bank,
+            matcher,
+            cooldown,
+            self.publisher,
+            self.metrics,
+            s.tracking,
+            self.track_events,
+            s.watchlist.top_k,
+            frame_steps={camera.id: camera.detection.every for camera in s.cameras},
         )
         recognizer.trackers.prepare(camera.id for camera in s.cameras)
         self.pipeline = Pipeline(
@@ -209,7 +218,8 @@ class Service:
         watchlist = load_watchlist(ws.path)
         self.metrics.declare_entries(entry.id for entry in watchlist)
         log.info("watchlist %s: %d entries", ws.path, len(watchlist))
-        return Matcher(watchlist, ws.default_threshold)
+        table = load_color_table(ws.color_table) if ws.color_table is not None else None
+        return Matcher(watchlist, ws.default_threshold, color_table=table)
 
     def _probe_sources(self) -> None:
         """Opens each camera once, so an unreachable URL fails at start instead of retrying forever unnoticed."""

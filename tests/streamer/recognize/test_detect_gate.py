@@ -9,12 +9,17 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from classifiers.bank import ClassifierBank
 from streamer.recognize.detect_gate import DetectionGate, DetectionGates, GateReason
-from streamer.recognize.settings import DetectionScheduleSettings, MotionGateSettings
+from streamer.recognize.flow import Recognizer
+from streamer.recognize.settings import DetectionScheduleSettings, MotionGateSettings, TrackingSettings
 from streamer.service.config import load_settings
+from streamer.service.metrics import Metrics
 from streamer.service.wiring import Service
 from streamer.sources.frames import Frame
+from tests.streamer.recognize.test_track_recognizer import Recorder
 from tests.streamer.scene import make_scene
+from watchlists.cooldown import Cooldown
 
 H, W = 180, 320
 
@@ -88,6 +93,21 @@ def test_a_looping_file_starts_its_floor_again() -> None:
     frames = frames_of([still()] * 3)
     looped = [Frame("cam", 3, 2000.0, 0.0, still())]  # stream time back to 0: the file started again
     assert [gate.decide(f).detect for f in frames + looped] == [True, False, False, True]
+
+
+def test_frame_counts_scale_to_the_frames_a_camera_detects() -> None:
+    settings = TrackingSettings()
+    every_third = settings.for_frame_step(3)
+    assert every_third.schedule.refresh_frames == 3  # 10 frames of stream time = 3.3 detected frames
+    assert every_third.schedule.patience_frames == 5
+    assert every_third.tracker.lost_frames == 10
+    assert settings.for_frame_step(1) is settings
+    recognizer = Recognizer(
+        ClassifierBank([]), None, Cooldown(0.0), Recorder(), Metrics(), settings, frame_steps={"slow": 3}
+    )
+    assert recognizer.book("slow").schedule.refresh_frames == 3
+    assert recognizer.book("slow").lost_frames == 11
+    assert recognizer.book("other").schedule.refresh_frames == 10
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from streamer.recognize.flow import Recognizer
 from streamer.recognize.fuse import drop_views, fuse_views
 from streamer.recognize.match import match_tracks
 from streamer.recognize.select import select_views
-from streamer.recognize.settings import ScheduleSettings, TrackingSettings
+from streamer.recognize.settings import TrackingSettings
 from streamer.recognize.track_book import TrackBook, TrackRecord
 from streamer.recognize.tracking import UNTRACKED
 from streamer.service.metrics import Metrics
@@ -119,7 +119,7 @@ def test_fuse_adds_views_and_gives_back_unused_schedules(bank: ClassifierBank) -
     item = tracked(frame_of([("red", RED), ("blue", TINY)]), [1, 2])
     selection = select_views(DetectedBatch((item,)), books, TrackingSettings(), Metrics(), classify=True, one_view=True)
     classified, _ = classify_views(bank, selection.to_classify, Metrics())
-    updated = fuse_views(classified, books, ScheduleSettings(), one_view=True)
+    updated = fuse_views(classified, books, one_view=True)
     red, tiny = books("cam").get(1), books("cam").get(2)
     assert updated == {red}
     assert red.fusion.views == 1
@@ -150,7 +150,7 @@ def classified_tracks(bank: ClassifierBank, books: Books, one_view: bool) -> lis
         DetectedBatch((item,)), books, TrackingSettings(), Metrics(), classify=True, one_view=one_view
     )
     classified, _ = classify_views(bank, selection.to_classify, Metrics())
-    fuse_views(classified, books, ScheduleSettings(), one_view=one_view)
+    fuse_views(classified, books, one_view=one_view)
     return list(selection.seen)
 
 
