@@ -53,7 +53,7 @@ def main() -> None:
                 clf.classify(crops[:batch])
                 times.append((time.perf_counter() - start) * 1000 / batch)
             print(
-                f"{name:42s} {clf.session.get_providers()[0]:24s} batch {batch:3d}: "
+                f"{name:42s} {clf.runtime_name + ' ' + clf.device + ' ' + clf.precision:24s} batch {batch:3d}: "
                 f"{statistics.median(times):6.2f} ms/crop (min {min(times):.2f})"
             )
 

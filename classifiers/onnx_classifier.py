@@ -1,4 +1,5 @@
-"""One ONNX image classifier: its manifest, checked against the graph, and batched inference on BGR crops."""
+"""One ONNX image classifier: its manifest, checked against the graph, and batched inference on BGR crops, on any
+inference engine (ONNX Runtime or OpenVINO, `detectors.engines`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from classifiers.crops import ImageArray, check_image
@@ -16,14 +16,16 @@ from classifiers.manifest import ClassifierManifest, load_manifest
 from classifiers.preprocess import prepare_batch
 from classifiers.settings import ClassifierModelSettings
 from classifiers.types import HeadScores
-from detectors.runtime import ModelLoadError, metadata, open_session
+from detectors.engines.base import EngineOptions, InferenceEngine, TensorSpec
+from detectors.engines.selection import open_engine
+from detectors.runtime import ModelLoadError, first_line
 
 log = logging.getLogger(__name__)
 
 # A row counts as a probability distribution when no entry is below -_PROB_TOL and it sums to 1 ± _PROB_TOL;
 # loose enough for fp16 models, far tighter than raw logits ever land by chance.
 _PROB_TOL = 1e-2
-_INPUT_TYPES: dict[str, type[np.floating[Any]]] = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_INPUT_TYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float16": np.float16}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,17 +82,23 @@ class OnnxClassifier:
         self.settings = settings
         self.path = settings.model
         self.name = settings.model.stem
-        self._session = open_session(
-            settings.model, settings.providers, intra_op_threads=settings.intra_op_threads, what="classifier"
+        options = EngineOptions(
+            runtime=settings.runtime,
+            providers=settings.providers,
+            threads=settings.intra_op_threads,
+            precision=settings.precision,
+            requests=settings.infer_requests,
+            batch=1,  # OpenVINO: one crop per inference, `infer_requests` of them at once (measured fastest)
         )
-        inputs = self._session.get_inputs()
-        outputs = [o.name for o in self._session.get_outputs()]
-        self.manifest: ClassifierManifest = load_manifest(settings.model, metadata(self._session), outputs)
+        self._engine = open_engine(settings.model, options, what="classifier")
+        inputs = self._engine.inputs
+        outputs = [o.name for o in self._engine.outputs]
+        self.manifest: ClassifierManifest = load_manifest(settings.model, dict(self._engine.metadata), outputs)
         if len(inputs) != 1:
             raise self._error(f"must have one input, has {len(inputs)}: {[i.name for i in inputs]}")
         self._input_name: str = inputs[0].name
-        self._input_dtype = self._check_input(inputs[0].shape, inputs[0].type)
-        static_batch = _static_dim(inputs[0].shape[0])
+        self._input_dtype = self._check_input(inputs[0])
+        static_batch = _static_dim(inputs[0].dims()[0])
         # A static batch dimension fixes the chunk size; short chunks are padded up to it.
         self.batch_size: int = static_batch if static_batch is not None else settings.max_batch
         self._pad_to_batch = static_batch is not None
@@ -105,9 +113,30 @@ class OnnxClassifier:
         )
 
     @property
-    def session(self) -> ort.InferenceSession:
-        """The ONNX Runtime session (exposed for inspection and tests)."""
-        return self._session
+    def engine(self) -> InferenceEngine:
+        """The model on its runtime (exposed for inspection and tests)."""
+        return self._engine
+
+    @property
+    def session(self) -> InferenceEngine:
+        """The engine, under the name it had when it was always an ONNX Runtime session (its ``run`` takes the same
+        arguments)."""
+        return self._engine
+
+    @property
+    def runtime_name(self) -> str:
+        """``onnxruntime`` or ``openvino``."""
+        return self._engine.runtime_name
+
+    @property
+    def device(self) -> str:
+        """The ONNX Runtime provider (``CPUExecutionProvider`` ...) or OpenVINO device (``CPU``) running it."""
+        return self._engine.device
+
+    @property
+    def precision(self) -> str:
+        """The precision it computes in (``fp32``, ``bf16`` ...)."""
+        return self._engine.precision
 
     @property
     def heads(self) -> dict[str, tuple[str, ...]]:
@@ -121,8 +150,9 @@ class OnnxClassifier:
     def _error(self, message: str) -> ModelLoadError:
         return ModelLoadError(f"classifier {self.path.name}: {message}")
 
-    def _check_input(self, shape: Sequence[object], type_name: str) -> type[np.floating[Any]]:
+    def _check_input(self, spec: TensorSpec) -> type[np.floating[Any]]:
         m = self.manifest
+        shape, type_name = spec.dims(), spec.dtype
         if len(shape) != 4:
             raise self._error(f"input must be rank 4 ({m.input_layout}), got shape {list(shape)}")
         if m.input_layout == "NCHW":
@@ -145,7 +175,7 @@ class OnnxClassifier:
         if wanted is None:
             wanted = tuple(labelled)
         else:
-            outputs = [o.name for o in self._session.get_outputs()]
+            outputs = [o.name for o in self._engine.outputs]
             for output in wanted:
                 if output not in outputs:
                     raise self._error(f"heads names output {output!r}, which the model lacks (outputs: {outputs})")
@@ -181,10 +211,9 @@ class OnnxClassifier:
             raw = self._run(probes)
         except ModelLoadError:
             raise
-        except Exception as exc:  # ORT raises private exception types
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise self._error(f"warm-up inference failed: {first_line}") from exc
-        if self._session.get_providers()[0] != "CPUExecutionProvider" and self.batch_size > len(probes):
+        except Exception as exc:  # the runtimes raise private exception types
+            raise self._error(f"warm-up inference failed: {first_line(exc)}") from exc
+        if self._engine.accelerator and self.batch_size > len(probes):
             # Accelerators set up kernels per input shape: pay for the largest batch now, not on the first frame.
             self._run([probes[-1]] * self.batch_size)
         heads = []
@@ -198,7 +227,7 @@ class OnnxClassifier:
         return tuple(heads)
 
     def _run(self, crops: Sequence[ImageArray]) -> list[NDArray[np.float32]]:
-        """One session.run on at most ``batch_size`` crops; returns one ``(len(crops), labels)`` array per head."""
+        """One engine run on at most ``batch_size`` crops; returns one ``(len(crops), labels)`` array per head."""
         n = len(crops)
         batch = prepare_batch(crops, self.manifest)
         if self._pad_to_batch and n < self.batch_size:
@@ -206,7 +235,7 @@ class OnnxClassifier:
             batch = np.concatenate([batch, pad])
         if self._input_dtype is not np.float32:
             batch = batch.astype(self._input_dtype)
-        results = self._session.run([h.output for h in self._heads], {self._input_name: batch})
+        results = self._engine.run([h.output for h in self._heads], {self._input_name: batch})
         arrays = []
         for spec, result in zip(self._heads, results, strict=True):
             array = np.asarray(result)
@@ -220,7 +249,7 @@ class OnnxClassifier:
         return arrays
 
     def classify(self, crops: Sequence[ImageArray]) -> list[dict[str, HeadScores]]:
-        """Scores every crop on every head, with one session.run per ``batch_size`` crops.
+        """Scores every crop on every head, with one engine run per ``batch_size`` crops.
 
         Args:
             crops: BGR ``(h, w, 3)`` uint8 images of any size (resized as the manifest says).

@@ -4,7 +4,7 @@ Built in: ``onnx`` (an entry of ``classifiers.models``: `classifiers.onnx_classi
 ``color_recognizer`` (``classifiers.color_recognizer``: `classifiers.color.recognizer.ColorRecognizer`). A new
 model family is a module with its classifier class (implementing `classifiers.base.CropClassifier`), a settings
 class whose ``type`` is a new literal, and one factory registered here. The factories import their runtime
-(ONNX Runtime, OpenCV) only when called, so importing this module is cheap.
+(ONNX Runtime or OpenVINO, OpenCV) only when called, so importing this module is cheap.
 
 Example:
     >>> clf = open_classifier(ClassifierModelSettings(model=Path("models/make.onnx")))  # doctest: +SKIP
@@ -40,7 +40,7 @@ CLASSIFIERS: PluginRegistry[ClassifierFactory] = PluginRegistry("classifier")
 
 @CLASSIFIERS.plugin("onnx")
 def _open_onnx(settings: ClassifierModelSettings, *, crop_margin: float) -> CropClassifier:  # noqa: ARG001
-    from classifiers.onnx_classifier import OnnxClassifier  # loads ONNX Runtime
+    from classifiers.onnx_classifier import OnnxClassifier  # loads the inference engines
 
     return OnnxClassifier(settings)
 
@@ -52,7 +52,11 @@ def _open_color_recognizer(settings: ColorRecognizerSettings, *, crop_margin: fl
 
     try:
         return ColorRecognizer.from_file(
-            settings.file, crop_margin=crop_margin, providers=settings.providers, max_batch=settings.max_batch
+            settings.file,
+            crop_margin=crop_margin,
+            providers=settings.providers,
+            max_batch=settings.max_batch,
+            runtime=settings.runtime,
         )
     except ValueError as exc:  # a missing or invalid recogniser file: one line, like a bad model
         raise ModelLoadError(str(exc).splitlines()[0]) from exc

@@ -1,2 +1,3 @@
 """Vehicle detectors: the `Detector` protocol (``base``), plugins opened by their ``type`` (``registry``), and a
-YOLO implementation on ONNX Runtime (``yolo``); ``settings`` and ``providers`` are settings only."""
+YOLO implementation (``yolo``) on ONNX Runtime or OpenVINO (``engines``); ``settings`` and ``providers`` are
+settings only."""

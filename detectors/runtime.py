@@ -55,14 +55,15 @@ def resolve_providers(wanted: Sequence[str]) -> list[str]:
     return chosen
 
 
-def open_session(
+def create_session(
     path: Path,
     providers: Sequence[str] = DEFAULT_PROVIDERS,
     *,
     intra_op_threads: int = 0,
     what: str = "model",
 ) -> ort.InferenceSession:
-    """Opens an ONNX model, trying ``providers`` in order, and logs which one runs it."""
+    """Opens an ONNX model, trying ``providers`` in order, without logging the choice (`open_session` does; the
+    inference engines log one line of their own)."""
     if not path.is_file():
         raise ModelLoadError(f"{what} file not found: {path}")
     options = ort.SessionOptions()
@@ -83,14 +84,36 @@ def open_session(
         else:
             provider_options.append({})
     try:
-        session = ort.InferenceSession(
+        return ort.InferenceSession(
             str(path), sess_options=options, providers=chosen, provider_options=provider_options
         )
     except Exception as exc:  # ORT raises several private exception types for bad files
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"cannot load {what} {path.name}: {first_line}") from exc
-    log.info("%s %s runs on %s (asked for %s)", what, path.name, session.get_providers()[0], ", ".join(chosen))
+        raise ModelLoadError(f"cannot load {what} {path.name}: {first_line(exc)}") from exc
+
+
+def open_session(
+    path: Path,
+    providers: Sequence[str] = DEFAULT_PROVIDERS,
+    *,
+    intra_op_threads: int = 0,
+    what: str = "model",
+) -> ort.InferenceSession:
+    """Opens an ONNX model, trying ``providers`` in order, and logs which one runs it."""
+    session = create_session(path, providers, intra_op_threads=intra_op_threads, what=what)
+    log.info(
+        "%s %s runs on %s (asked for %s)",
+        what,
+        path.name,
+        session.get_providers()[0],
+        ", ".join(resolve_providers(providers)),
+    )
     return session
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, or its type's name when it has no message: runtimes raise pages of text."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def metadata(session: ort.InferenceSession) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Ultralytics YOLO detectors (v5, v8, YOLO11, end-to-end) exported to ONNX, run on ONNX Runtime."""
+"""Ultralytics YOLO detectors (v5, v8, YOLO11, end-to-end) exported to ONNX, run on any inference engine
+(ONNX Runtime or OpenVINO, `detectors.engines`)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,23 @@ import ast
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from detectors.decoding import InputBoxes, Layout, OutputLayoutError, YoloDecoder, detect_layout
+from detectors.engines.base import EngineOptions, InferenceEngine
+from detectors.engines.ort_engine import OrtEngine, SessionLike
+from detectors.engines.selection import open_engine
 from detectors.letterbox import Letterbox, letterbox_batch
-from detectors.runtime import ModelLoadError, metadata, open_session
+from detectors.runtime import ModelLoadError, first_line
 from detectors.settings import DetectorSettings
 from detectors.types import Detections
 
 log = logging.getLogger(__name__)
 
-_INPUT_DTYPES: dict[str, type[np.floating[Any]]] = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
-
-
-class InferenceSession(Protocol):
-    """The part of ``onnxruntime.InferenceSession`` a detector uses (tests wrap it to count calls)."""
-
-    def run(self, output_names: list[str] | None, input_feed: dict[str, Any]) -> list[Any]: ...
-
-    def get_inputs(self) -> list[Any]: ...
-
-    def get_outputs(self) -> list[Any]: ...
-
-    def get_modelmeta(self) -> Any: ...
+_INPUT_DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float16": np.float16}
 
 
 def parse_names(raw: str) -> tuple[str, ...]:
@@ -93,29 +85,31 @@ def _parse_bool(raw: str | None) -> bool | None:
 
 
 class YoloDetector:
-    """A YOLO detector on one ONNX Runtime session; implements `detectors.base.Detector`.
+    """A YOLO detector on one inference engine; implements `detectors.base.Detector`.
 
     Construction reads the model's contract (class names, input size, static or dynamic batch, output layout),
     checks the configured classes against it, and warms the model up. Every failure there is a
     `ModelLoadError` with one line naming the model.
 
-    ``detect`` is safe to call from several threads (it keeps no state between calls).
+    ``detect`` is safe to call from several threads (it keeps no state between calls, and the engines' ``run`` is
+    thread-safe).
 
     Args:
-        session: an ONNX Runtime session of the model (see `from_settings`).
+        engine: the model on its runtime (see `from_settings`); an ONNX Runtime session (or an object with its
+            API) is run as an `OrtEngine`.
         settings: the detector settings (``model`` is only used to name it in messages).
     """
 
-    def __init__(self, session: InferenceSession, settings: DetectorSettings) -> None:
+    def __init__(self, engine: InferenceEngine | SessionLike, settings: DetectorSettings) -> None:
         self.settings = settings
-        self._session = session
+        self._engine: InferenceEngine = engine if isinstance(engine, InferenceEngine) else OrtEngine(engine)
         self._label = f"detector {settings.model.name}"
-        meta = metadata(session)
+        meta = dict(self._engine.metadata)
         self._names = self._read_names(meta)
         self._vehicle_ids = self._class_ids(settings.classes)
         self._names_array = np.array(self._names, dtype=object)
-        self._read_input(session, meta)
-        self._read_output(session)
+        self._read_input(self._engine, meta)
+        self._read_output(self._engine)
         stride = meta.get("stride", "")
         self.stride: int | None = int(stride) if stride.isdigit() else None  # informational: imgsz is fixed
         self._decoder: YoloDecoder | None = None
@@ -140,16 +134,49 @@ class YoloDetector:
 
     @classmethod
     def from_settings(cls, settings: DetectorSettings) -> YoloDetector:
-        """Opens ``settings.model`` with the configured providers, checks it and warms it up.
+        """Opens ``settings.model`` on the configured runtime (``auto``: see `detectors.engines.selection`),
+        checks it and warms it up.
+
+        On OpenVINO a dynamic batch dimension is compiled as batch 1 (a static shape runs faster on the CPU, and a
+        partial batch never pays for padding): a batch of frames runs as that many inferences, up to
+        ``infer_requests`` of them in parallel.
 
         Raises:
             ModelLoadError: missing or corrupt file, no class names, unknown configured class, unexpected input
-                or output shape.
+                or output shape; runtime openvino without its package.
         """
-        session = open_session(
-            settings.model, settings.providers, intra_op_threads=settings.intra_op_threads, what="detector"
+        options = EngineOptions(
+            runtime=settings.runtime,
+            providers=settings.providers,
+            threads=settings.intra_op_threads,
+            precision=settings.precision,
+            # With max_batch 1 extra requests would only idle and take cores from the one that runs.
+            requests=min(settings.infer_requests, settings.max_batch),
+            batch=1,
         )
-        return cls(session, settings)
+        return cls(open_engine(settings.model, options, what="detector"), settings)
+
+    # -- what runs it ------------------------------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> InferenceEngine:
+        """The model on its runtime."""
+        return self._engine
+
+    @property
+    def runtime_name(self) -> str:
+        """``onnxruntime`` or ``openvino``."""
+        return self._engine.runtime_name
+
+    @property
+    def device(self) -> str:
+        """The ONNX Runtime provider (``CPUExecutionProvider`` ...) or OpenVINO device (``CPU``) running it."""
+        return self._engine.device
+
+    @property
+    def precision(self) -> str:
+        """The precision it computes in (``fp32``, ``bf16`` ...; ``int8 (bf16 elsewhere)`` for a quantized file)."""
+        return self._engine.precision
 
     # -- the Detector protocol ---------------------------------------------------------------------------------
 
@@ -206,8 +233,8 @@ class YoloDetector:
         return letterbox_batch(images, self._input_hw, batch_size=rows, dtype=self._input_dtype)
 
     def infer(self, tensor: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
-        """One ``session.run`` on a prepared tensor; returns the raw output."""
-        output = self._session.run([self._output_name], {self._input_name: tensor})[0]
+        """One engine run on a prepared tensor; returns the raw output."""
+        output = self._engine.run([self._output_name], {self._input_name: tensor})[0]
         return np.asarray(output)
 
     def postprocess(self, output: NDArray[np.floating[Any]], letterboxes: Sequence[Letterbox]) -> list[Detections]:
@@ -255,16 +282,16 @@ class YoloDetector:
             )
         return np.array(sorted(index[name] for name in classes), np.int32)
 
-    def _read_input(self, session: InferenceSession, meta: dict[str, str]) -> None:
-        inputs = session.get_inputs()
+    def _read_input(self, engine: InferenceEngine, meta: dict[str, str]) -> None:
+        inputs = engine.inputs
         if len(inputs) != 1:
             raise ModelLoadError(f"{self._label} must have one input (images), has {len(inputs)}")
         spec = inputs[0]
-        shape = list(spec.shape) if spec.shape is not None else []
+        shape = spec.dims()
         if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
             raise ModelLoadError(f"{self._label} input {spec.name!r} must be [batch, 3, height, width], got {shape}")
-        if spec.type not in _INPUT_DTYPES:
-            raise ModelLoadError(f"{self._label} input {spec.name!r} must be float or float16, got {spec.type}")
+        if spec.dtype not in _INPUT_DTYPES:
+            raise ModelLoadError(f"{self._label} input {spec.name!r} must be float or float16, got {spec.dtype}")
         static_hw = (shape[2], shape[3]) if isinstance(shape[2], int) and isinstance(shape[3], int) else None
         meta_hw: tuple[int, int] | None = None
         if "imgsz" in meta:
@@ -279,7 +306,7 @@ class YoloDetector:
             raise ModelLoadError(f"{self._label} has no input size: neither imgsz metadata nor a static input shape")
         self._input_name: str = spec.name
         self._input_hw: tuple[int, int] = input_hw
-        self._input_dtype = _INPUT_DTYPES[spec.type]
+        self._input_dtype = _INPUT_DTYPES[spec.dtype]
         self._dynamic = not isinstance(shape[0], int) or shape[0] < 1
         if self._dynamic:
             self._max_batch = self.settings.max_batch
@@ -288,14 +315,14 @@ class YoloDetector:
             if self.settings.max_batch != self._max_batch:
                 log.info("%s has a static batch of %d; max_batch ignored", self._label, self._max_batch)
 
-    def _read_output(self, session: InferenceSession) -> None:
-        outputs = session.get_outputs()
+    def _read_output(self, engine: InferenceEngine) -> None:
+        outputs = engine.outputs
         if not outputs:
             raise ModelLoadError(f"{self._label} has no output")
         spec = outputs[0]
         if spec.shape is not None and len(spec.shape) != 3:
             raise ModelLoadError(
-                f"{self._label} output {spec.name!r} must have 3 dimensions (YOLO detections), got {list(spec.shape)}"
+                f"{self._label} output {spec.name!r} must have 3 dimensions (YOLO detections), got {spec.dims()}"
             )
         self._output_name: str = spec.name
 
@@ -304,9 +331,8 @@ class YoloDetector:
         tensor = np.zeros((self._max_batch, 3, h, w), self._input_dtype)
         try:
             output = self.infer(tensor)
-        except Exception as exc:  # ORT raises several private exception types
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(f"{self._label} failed its warm-up run: {first_line}") from exc
+        except Exception as exc:  # the runtimes raise several private exception types
+            raise ModelLoadError(f"{self._label} failed its warm-up run: {first_line(exc)}") from exc
         if output.ndim != 3 or output.shape[0] != self._max_batch:
             raise ModelLoadError(
                 f"{self._label} output for a batch of {self._max_batch} has shape {list(output.shape)}, "

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 from tqdm import tqdm  # type: ignore[import-untyped]
 
@@ -27,7 +26,7 @@ from classifiers.settings import ClassifierModelSettings
 from classifiers.training.dataset import LabelledSet
 from classifiers.training.embed import read_image
 from classifiers.training.errors import TrainingError
-from detectors.runtime import metadata
+from detectors.engines.base import InferenceEngine
 
 
 class EvaluationError(TrainingError):
@@ -50,7 +49,7 @@ class Classifier:
     """
 
     path: Path
-    session: ort.InferenceSession | None
+    session: InferenceEngine | None
     manifest: ClassifierManifest | None
     output: str
     labels: tuple[str, ...]
@@ -95,7 +94,7 @@ def open_classifier(
     if not isinstance(model, OnnxClassifier):  # only if a test or plugin replaced the onnx type
         raise EvaluationError(f"model {path.name} did not open as an ONNX classifier")
     session, manifest = model.session, model.manifest
-    meta = metadata(session)
+    meta = session.metadata
     if output is not None and output not in manifest.heads:
         raise EvaluationError(f"model {path.name} has no labelled output {output!r} (has: {', '.join(manifest.heads)})")
     if output is None:
@@ -149,7 +148,7 @@ def predict_probs(
                 assert session is not None
                 assert manifest is not None
                 batch = prepare_batch(images, manifest)
-                name = session.get_inputs()[0].name
+                name = session.inputs[0].name
                 chunks.append(np.asarray(session.run([classifier.output], {name: batch})[0], np.float64))
             bar.update(len(images))
     raw = np.concatenate(chunks) if chunks else np.zeros((0, len(classifier.labels)), np.float64)

@@ -1,10 +1,12 @@
-"""One ONNX classifier: manifest checks against the graph, batching, softmax on logits, and the real models."""
+"""One ONNX classifier: manifest checks against the graph, batching, softmax on logits, and the real models; the
+synthetic-model tests run on ONNX Runtime and on OpenVINO."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from classifiers.onnx_classifier import OnnxClassifier, is_distribution, softmax
 from classifiers.settings import ClassifierModelSettings
 from detectors.runtime import ModelLoadError
 from tests.conftest import shared_path
+from tests.detectors.runtimes import RUNTIMES, dynamic_name
 from tests.synthetic_classifier import COLORS_BGR, IR_VERSION, OPSET, RunCounter, make_color_classifier, solid_bgr
 
 CPU = ("cpu",)
@@ -26,6 +29,13 @@ CPU = ("cpu",)
 
 def open_classifier(path: Path, **settings: Any) -> OnnxClassifier:
     return OnnxClassifier(ClassifierModelSettings(model=path, providers=CPU, **settings))
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    """Each test taking it runs on ONNX Runtime and on OpenVINO (the classifiers' default precision, fp32)."""
+    name: str = request.param
+    return name
 
 
 def rainbow(n: int) -> list[NDArray[np.uint8]]:
@@ -50,8 +60,9 @@ def rainbow(n: int) -> list[NDArray[np.uint8]]:
         pytest.param({"float16_input": True, "layout": "NHWC"}, id="float16-input"),
     ],
 )
-def test_classifies_dominant_colour(tmp_path: Path, options: dict[str, Any]) -> None:
-    clf = open_classifier(make_color_classifier(tmp_path / "c.onnx", **options))
+def test_classifies_dominant_colour(tmp_path: Path, runtime: str, options: dict[str, Any]) -> None:
+    clf = open_classifier(make_color_classifier(tmp_path / "c.onnx", **options), runtime=runtime)
+    assert clf.runtime_name == runtime
     assert clf.heads == {"color": ("red", "green", "blue")}
     crops = rainbow(7)
     results = clf.classify(crops)
@@ -61,8 +72,10 @@ def test_classifies_dominant_colour(tmp_path: Path, options: dict[str, Any]) -> 
         assert r["color"].top(1)[0].prob > 0.99
 
 
-def test_multi_output_heads_named_by_output(tmp_path: Path) -> None:
-    clf = open_classifier(make_color_classifier(tmp_path / "a.onnx", multi_output=True, color_order="BGR"))
+def test_multi_output_heads_named_by_output(tmp_path: Path, runtime: str) -> None:
+    clf = open_classifier(
+        make_color_classifier(tmp_path / "a.onnx", multi_output=True, color_order="BGR"), runtime=runtime
+    )
     assert clf.heads == {"color": ("red", "green", "blue"), "type": ("car", "bus", "truck")}
     result = clf.classify([solid_bgr("green")])[0]
     assert result["color"].top(1)[0].label == "green"
@@ -87,6 +100,7 @@ def test_multi_output_heads_named_by_output(tmp_path: Path) -> None:
 )
 def test_head_selection(
     tmp_path: Path,
+    runtime: str,
     options: dict[str, Any],
     settings: dict[str, Any],
     expected_heads: list[str] | None,
@@ -95,7 +109,7 @@ def test_head_selection(
     path = make_color_classifier(tmp_path / "m.onnx", **options)
     raises = pytest.raises(ModelLoadError, match=error) if error else contextlib.nullcontext()
     with raises:
-        clf = open_classifier(path, **settings)
+        clf = open_classifier(path, runtime=runtime, **settings)
     if expected_heads is not None:
         assert list(clf.heads) == expected_heads
         assert list(clf.classify([solid_bgr("red")])[0]) == expected_heads
@@ -127,16 +141,17 @@ def rank3_model(path: Path) -> Path:
         pytest.param({"color_order": "HSV"}, "color_order", id="bad-color-order"),
     ],
 )
-def test_manifest_checked_against_graph(tmp_path: Path, options: dict[str, Any], error: str) -> None:
+def test_manifest_checked_against_graph(tmp_path: Path, runtime: str, options: dict[str, Any], error: str) -> None:
     path = make_color_classifier(tmp_path / "bad.onnx", metadata_overrides=options)
     with pytest.raises(ModelLoadError, match=error) as caught:
-        open_classifier(path)
+        open_classifier(path, runtime=runtime)
     assert str(caught.value).startswith("classifier bad.onnx: ")
 
 
-def test_rank3_input_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match=r"input must be rank 4 \(NCHW\), got shape \['batch', 3, 32\]"):
-        open_classifier(rank3_model(tmp_path / "r3.onnx"))
+def test_rank3_input_rejected(tmp_path: Path, runtime: str) -> None:
+    shape = f"[{dynamic_name(runtime)!r}, 3, 32]"
+    with pytest.raises(ModelLoadError, match=re.escape(f"input must be rank 4 (NCHW), got shape {shape}")):
+        open_classifier(rank3_model(tmp_path / "r3.onnx"), runtime=runtime)
 
 
 @pytest.mark.parametrize(
@@ -146,12 +161,12 @@ def test_rank3_input_rejected(tmp_path: Path) -> None:
         pytest.param(b"not an onnx file", "cannot load classifier", id="corrupt"),
     ],
 )
-def test_bad_files(tmp_path: Path, content: bytes | None, error: str) -> None:
+def test_bad_files(tmp_path: Path, runtime: str, content: bytes | None, error: str) -> None:
     path = tmp_path / "x.onnx"
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(ModelLoadError, match=error):
-        open_classifier(path)
+        open_classifier(path, runtime=runtime)
 
 
 @pytest.mark.parametrize(
@@ -165,24 +180,27 @@ def test_bad_files(tmp_path: Path, content: bytes | None, error: str) -> None:
         pytest.param(None, 32, 0, [], id="empty-input-no-call"),
     ],
 )
-def test_session_runs_per_chunk(
+def test_engine_runs_per_chunk(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    runtime: str,
     model_batch: int | None,
     max_batch: int,
     n: int,
     expected_batches: list[int],
 ) -> None:
-    clf = open_classifier(make_color_classifier(tmp_path / "c.onnx", batch=model_batch), max_batch=max_batch)
-    counter = RunCounter.install(clf.session, monkeypatch)
+    clf = open_classifier(
+        make_color_classifier(tmp_path / "c.onnx", batch=model_batch), max_batch=max_batch, runtime=runtime
+    )
+    counter = RunCounter.install(clf.engine, monkeypatch)
     results = clf.classify(rainbow(n))
     assert counter.batches == expected_batches
     assert [r["color"].top(1)[0].label for r in results] == [["red", "green", "blue"][i % 3] for i in range(n)]
 
 
-def test_logits_get_softmax_probabilities_do_not(tmp_path: Path) -> None:
-    with_softmax = open_classifier(make_color_classifier(tmp_path / "p.onnx"))
-    logits = open_classifier(make_color_classifier(tmp_path / "l.onnx", logits=True))
+def test_logits_get_softmax_probabilities_do_not(tmp_path: Path, runtime: str) -> None:
+    with_softmax = open_classifier(make_color_classifier(tmp_path / "p.onnx"), runtime=runtime)
+    logits = open_classifier(make_color_classifier(tmp_path / "l.onnx", logits=True), runtime=runtime)
     assert [h.softmax for h in with_softmax.head_specs] == [False]
     assert [h.softmax for h in logits.head_specs] == [True]
     crops = [solid_bgr((40, 90, 200)), solid_bgr((10, 10, 10))]

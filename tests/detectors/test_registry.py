@@ -100,6 +100,6 @@ def test_every_type_the_settings_accept_has_a_plugin() -> None:
 
 
 def test_importing_the_registry_loads_no_model_runtime() -> None:
-    code = "import sys, detectors.registry; print(sorted({'onnxruntime', 'cv2'} & set(sys.modules)))"
+    code = "import sys, detectors.registry; print(sorted({'onnxruntime', 'openvino', 'cv2'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -23,6 +23,9 @@ def test_defaults() -> None:
     assert settings.max_batch == 1
     assert settings.max_wait_ms == 5.0
     assert settings.intra_op_threads == 0
+    assert settings.runtime == "auto"
+    assert settings.precision == "auto"
+    assert settings.infer_requests == 1
 
 
 def test_every_field_is_described() -> None:
@@ -47,6 +50,11 @@ def test_every_field_is_described() -> None:
         ({"max_batch": 0}, "max_batch\n  Input should be greater than or equal to 1"),
         ({"max_wait_ms": -1}, "max_wait_ms\n  Input should be greater than or equal to 0"),
         ({"intra_op_threads": -2}, "intra_op_threads\n  Input should be greater than or equal to 0"),
+        ({"runtime": "openvino", "precision": "fp32", "infer_requests": 2}, None),
+        ({"runtime": "onnxruntime", "precision": "bf16"}, None),
+        ({"runtime": "tensorrt"}, "runtime\n  Input should be 'auto', 'onnxruntime' or 'openvino'"),
+        ({"precision": "int8"}, "precision\n  Input should be 'auto', 'fp32', 'bf16' or 'fp16'"),
+        ({"infer_requests": 0}, "infer_requests\n  Input should be greater than or equal to 1"),
         ({"nms": 0.5}, "nms\n  Extra inputs are not permitted"),
         ({"type": "yolo"}, None),
         ({"type": "ssd"}, "type\n  Input should be 'yolo'"),
