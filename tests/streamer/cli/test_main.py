@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from streamer.cli.defaults import model_overrides
 from streamer.cli.main import main
 from tests.streamer.cli.without_tools import run_without_tools
 
@@ -43,3 +45,16 @@ def test_python_dash_m_streamer_is_the_same_command() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "watchlist" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (("yolov8n_640_dynbatch_dequant_fp32.onnx", "yolov8n_int8_640.onnx"), "yolov8n_640_dynbatch_dequant_fp32.onnx"),
+        (("yolov8n_int8_640.onnx",), "yolov8n_int8_640.onnx"),
+    ],
+)
+def test_models_folder_picks_the_measured_detector(tmp_path: Path, files: tuple[str, ...], expected: str) -> None:
+    for name in files:
+        (tmp_path / name).write_bytes(b"")
+    assert Path(model_overrides(tmp_path, None, [])["detector"]["model"]).name == expected
