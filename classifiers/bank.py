@@ -6,10 +6,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from classifiers.base import CropClassifier
+from classifiers.calibration.abstention import CropFacts, apply_abstention, crop_facts
+from classifiers.calibration.file import Calibration
 from classifiers.crops import CropBatch, ImageArray, check_image, cut_crops
 from classifiers.registry import open_classifier
-from classifiers.settings import ClassifierSettings
+from classifiers.settings import AbstentionSettings, ClassifierSettings
 from classifiers.types import Classification, HeadScores
 from detectors.runtime import ModelLoadError
 from detectors.types import Detections
@@ -53,6 +57,9 @@ def check_head_names(classifiers: Sequence[CropClassifier]) -> None:
 class ClassifierBank:
     """Every configured crop classifier, run together on crops; each head name is produced by exactly one model.
 
+    Every crop's probabilities are calibrated (``calibration``) and then heads that cannot judge the crop abstain
+    (``abstain``: they are left out of its classification), so matching and alerts see calibrated claims only.
+
     Example:
         >>> bank = ClassifierBank.from_settings(settings)  # doctest: +SKIP
         >>> results = bank.classify_boxes([(frame.image, vehicles)])  # doctest: +SKIP
@@ -67,6 +74,9 @@ class ClassifierBank:
         crop_margin: float = 0.05,
         min_crop_size: int = 32,
         color_recognizer: CropClassifier | None = None,
+        margins: Sequence[float | None] | None = None,
+        calibration: Calibration | None = None,
+        abstain: AbstentionSettings | None = None,
     ) -> None:
         """Groups already opened classifiers.
 
@@ -78,6 +88,9 @@ class ClassifierBank:
             min_crop_size: smallest visible shorter side, in pixels, of a box worth classifying.
             color_recognizer: a colour ensemble (``classifiers.color``) providing the ``color`` and
                 ``color_shade`` heads after the models' heads; it must have been opened with ``crop_margin``.
+            margins: per classifier, its own crop margin for boxes (None: ``crop_margin``).
+            calibration: per-head calibration of every crop's probabilities (None: raw probabilities).
+            abstain: when heads abstain on boxes (None: the defaults; ``enabled=False``: never).
 
         Raises:
             ModelLoadError: two models produce a head of the same name.
@@ -88,6 +101,12 @@ class ClassifierBank:
         self.top_k = top_k
         self.crop_margin = crop_margin
         self.min_crop_size = min_crop_size
+        own = tuple(margins) if margins is not None else (None,) * len(self.classifiers)
+        if len(own) != len(self.classifiers):
+            raise ValueError(f"need one margin per classifier ({len(self.classifiers)}), got {len(own)}")
+        self.margins: tuple[float, ...] = tuple(crop_margin if m is None else m for m in own)
+        self.calibration = calibration or Calibration({})
+        self.abstain = abstain or AbstentionSettings()
 
     @classmethod
     def from_settings(cls, settings: ClassifierSettings) -> ClassifierBank:
@@ -104,12 +123,40 @@ class ClassifierBank:
         recognizer = None
         if settings.color_recognizer is not None:
             recognizer = open_classifier(settings.color_recognizer, crop_margin=settings.crop_margin)
+        try:
+            calibration = Calibration.from_file(settings.calibration) if settings.calibration is not None else None
+        except ValueError as exc:  # a missing or invalid calibration file: one line, like a bad model
+            raise ModelLoadError(str(exc).splitlines()[0]) from exc
         return cls(
             classifiers,
             top_k=settings.top_k,
             crop_margin=settings.crop_margin,
             min_crop_size=settings.min_crop_size,
             color_recognizer=recognizer,
+            margins=[model.crop_margin for model in settings.models],
+            calibration=calibration,
+            abstain=settings.abstain,
+        )
+
+    def with_parts(
+        self,
+        *,
+        color_recognizer: CropClassifier | None = None,
+        calibration: Calibration | None = None,
+        abstain: AbstentionSettings | None = None,
+    ) -> ClassifierBank:
+        """The same opened models with another colour recogniser, calibration or abstention rules (those not
+        given are kept): a cross-validated evaluation swaps in what it fitted on the other folds.
+        """
+        return ClassifierBank(
+            self.classifiers,
+            top_k=self.top_k,
+            crop_margin=self.crop_margin,
+            min_crop_size=self.min_crop_size,
+            color_recognizer=color_recognizer if color_recognizer is not None else self.color_recognizer,
+            margins=self.margins,
+            calibration=calibration if calibration is not None else self.calibration,
+            abstain=abstain if abstain is not None else self.abstain,
         )
 
     @property
@@ -123,22 +170,43 @@ class ClassifierBank:
     def __len__(self) -> int:
         return len(self.classifiers) + (self.color_recognizer is not None)
 
-    def classify_crops(self, crops: Sequence[ImageArray]) -> list[Classification]:
+    def classify_crops(
+        self, crops: Sequence[ImageArray], facts: Sequence[CropFacts] | None = None
+    ) -> list[Classification]:
         """Classifies BGR crops with every model: one batched call per model (chunked by its ``max_batch``).
 
+        Args:
+            crops: the crops, each cut as the models expect (one cut for all of them).
+            facts: each crop's box size and exposure, for abstention; None: no head abstains.
+
         Returns:
-            One ``Classification`` per crop, with the heads of every model. Nothing runs for an empty input.
+            One calibrated ``Classification`` per crop, with the heads of every model that did not abstain.
+            Nothing runs for an empty input.
         """
-        if not crops:
-            return []
-        merged: list[dict[str, HeadScores]] = [{} for _ in crops]
-        members: list[CropClassifier] = [*self.classifiers]
+        return self._finish(self._raw({None: crops}, len(crops)), facts)
+
+    def _raw(self, cuts: dict[float | None, Sequence[ImageArray]], count: int) -> list[dict[str, HeadScores]]:
+        """Every member's heads on the crops cut with its margin (``cuts[None]``: one cut for all)."""
+        merged: list[dict[str, HeadScores]] = [{} for _ in range(count)]
+        if not count:
+            return merged
+        members: list[tuple[CropClassifier, float | None]] = [
+            (clf, margin if margin in cuts else None)
+            for clf, margin in zip(self.classifiers, self.margins, strict=True)
+        ]
         if self.color_recognizer is not None:
-            members.append(self.color_recognizer)
-        for clf in members:
-            for heads, scores in zip(merged, clf.classify(crops), strict=True):
+            members.append((self.color_recognizer, self.crop_margin if self.crop_margin in cuts else None))
+        for clf, margin in members:
+            for heads, scores in zip(merged, clf.classify(cuts[margin]), strict=True):
                 heads.update(scores)
-        return [Classification(heads) for heads in merged]
+        return merged
+
+    def _finish(
+        self, merged: Sequence[dict[str, HeadScores]], facts: Sequence[CropFacts] | None
+    ) -> list[Classification]:
+        """Calibrated, then without the heads that abstain on their crop."""
+        calibrated = self.calibration.apply([Classification(heads) for heads in merged])
+        return calibrated if facts is None else apply_abstention(calibrated, facts, self.abstain)
 
     def classify_boxes(self, items: Sequence[tuple[ImageArray, Detections]]) -> CropResults:
         """Classifies every box of a detector batch (several frames, several boxes each).
@@ -158,7 +226,15 @@ class ClassifierBank:
                 check_image(image, f"frame {f}")
             return CropResults(tuple((None,) * len(d) for _, d in items), classified=0, skipped_small=0)
         batch = cut_crops(items, self.crop_margin, self.min_crop_size)
-        return self._map_back(batch, self.classify_crops(batch.crops))
+        # Models with a margin of their own get crops cut with it (same boxes, same order).
+        cuts: dict[float | None, Sequence[ImageArray]] = {self.crop_margin: batch.crops}
+        for margin in set(self.margins) - {self.crop_margin}:
+            cuts[margin] = cut_crops(items, margin, self.min_crop_size).crops
+        facts = [
+            crop_facts(items[f][0], items[f][1].boxes[b])
+            for f, b in zip(batch.frame_index.tolist(), batch.box_index.tolist(), strict=True)
+        ]
+        return self._map_back(batch, self._finish(self._raw(cuts, len(batch)), facts))
 
     @staticmethod
     def _map_back(batch: CropBatch, classifications: Sequence[Classification]) -> CropResults:
@@ -179,4 +255,5 @@ class ClassifierBank:
         """
         for i, image in enumerate(images):
             check_image(image, f"image {i}")
-        return self.classify_crops(images)
+        whole = [crop_facts(image, np.array([0, 0, image.shape[1], image.shape[0]], np.float32)) for image in images]
+        return self.classify_crops(images, whole)

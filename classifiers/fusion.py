@@ -1,7 +1,8 @@
 """Temporal fusion: one label distribution per head for a tracked vehicle, from the classifications of its views.
 
 How views are fused (per head): the quality-weighted average of the views' log-probabilities, sharpened by the
-number of views to the power ``agreement_exponent``, then normalised:
+number of views that have the head (a head that abstained on a view is absent from it) to the power
+``agreement_exponent``, then normalised:
 
     fused ∝ exp( n^γ · Σ wᵢ log max(pᵢ, floor_mass / labels) / Σ wᵢ )
 
@@ -53,6 +54,8 @@ class _HeadSum:
     labels: tuple[str, ...]
     log_sum: NDArray[np.float64]
     weight: float = 0.0
+    views: int = 1
+    """Views that had this head (a head that abstained on a view, e.g. make on a tiny crop, is absent there)."""
 
 
 @dataclass
@@ -96,6 +99,7 @@ class TrackFusion:
                 raise FusionError(f"head {name!r}: labels differ from the track's earlier views")
             acc.log_sum += weight * log_p
             acc.weight += weight
+            acc.views += 1
         self.views += 1
         self._fused = None
         fused = self.fused()
@@ -108,10 +112,12 @@ class TrackFusion:
     def fused(self) -> Classification:
         """The fused classification (empty before the first view)."""
         if self._fused is None:
-            gain = float(self.views) ** self.settings.agreement_exponent if self.views else 1.0
+            # Each head is sharpened by the views that judged it: a head absent from a view (it abstained there)
+            # gains no confidence from that view.
+            gamma = self.settings.agreement_exponent
             self._fused = Classification(
                 {
-                    name: HeadScores(name, acc.labels, _normalise_log(gain * acc.log_sum / acc.weight))
+                    name: HeadScores(name, acc.labels, _normalise_log(acc.views**gamma * acc.log_sum / acc.weight))
                     for name, acc in self._heads.items()
                 }
             )

@@ -11,9 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from classifiers.color.settings import ColorRecognizerSettings
 from common.paths import ConfigPath
-from detectors.providers import DEFAULT_PROVIDERS, Providers
+from detectors.providers import DEFAULT_PROVIDERS, PrecisionName, Providers, Runtime
 
 DEFAULT_CROP_MARGIN = 0.05
+# Abstention defaults, measured on traffic_crops_dev by `vehiclewatch watchlist calibrate` (docs/watchlists.md,
+# "Alerts an operator can trust"): make is right on 97 % of the 31 make-labelled crops from 88 px up and on 40 % of
+# the 42 below; colour is right on fewer than half of the re-exposed crops darker than 20 or brighter than 204.
+DEFAULT_MAKE_MIN_BOX_SIDE = 88
+DEFAULT_COLOR_MIN_LUMINANCE = 20.0
+DEFAULT_COLOR_MAX_LUMINANCE = 204.0
+DEFAULT_COLOR_MAX_CLIPPED = 0.5
+DEFAULT_SHADE_MIN_CONFIDENCE = 0.75
 
 
 class ClassifierModelSettings(BaseModel):
@@ -30,7 +38,7 @@ class ClassifierModelSettings(BaseModel):
         default="onnx",
         description=(
             "Classifier plugin (`classifiers.registry`): onnx = an image classifier ONNX model with labelled "
-            "outputs, run on ONNX Runtime."
+            "outputs, run on ONNX Runtime or OpenVINO (see runtime)."
         ),
     )
     model: ConfigPath = Field(
@@ -52,19 +60,53 @@ class ClassifierModelSettings(BaseModel):
             "'embedding' are always ignored)."
         ),
     )
+    runtime: Runtime = "auto"
     providers: Providers = DEFAULT_PROVIDERS
+    precision: PrecisionName = Field(
+        default="fp32",
+        description=(
+            "OpenVINO only: the precision it computes in (auto: its choice for this CPU, bf16 where the CPU has AMX "
+            "or AVX-512 BF16). fp32 by default: bf16 changed the make model's top-1 on 2.8 % of 1000 Stanford Cars "
+            "crops (accuracy 0.893 -> 0.886) for about 15 % more crops/s, on a stage that costs little. ONNX Runtime "
+            "runs the file's own precision."
+        ),
+    )
+    infer_requests: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description=(
+            "OpenVINO only: crops inferred in parallel, one CPU stream each (OpenVINO's THROUGHPUT hint; 1: its "
+            "LATENCY hint, one crop at a time on every core). A dynamic batch runs as one crop per inference. On a "
+            "2-core CPU the make model measured 1.4x the crops/s of 1 request with 2 (as fast as ONNX Runtime in "
+            "fp32 on a quiet machine, faster when other work loads the cores)."
+        ),
+    )
     max_batch: int = Field(
         default=32,
         ge=1,
         description=(
-            "Most crops per session.run: bigger batches use the accelerator better but hold more memory. "
+            "Most crops per inference call: bigger batches use a GPU better but hold more memory. "
             "Models with a static batch dimension run with that size instead."
         ),
     )
     intra_op_threads: int = Field(
         default=0,
         ge=0,
-        description="ONNX Runtime threads inside one operator (0: ONNX Runtime's choice, one per physical core).",
+        description=(
+            "Threads one inference may use: ONNX Runtime's threads inside one operator, OpenVINO's inference threads "
+            "(0: the runtime's choice, one per physical core)."
+        ),
+    )
+    crop_margin: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Context around the box for this model's crops, as a fraction of the box's size (None: "
+            "classifiers.crop_margin). Give each model the crop it was trained on: the make model reads the tight "
+            "box best (0.0; docs/watchlists.md), colour likes some context."
+        ),
     )
 
     @field_validator("heads")
@@ -73,6 +115,61 @@ class ClassifierModelSettings(BaseModel):
         if heads is not None and len(set(heads)) != len(heads):
             raise ValueError(f"heads lists an output twice: {list(heads)}")
         return heads
+
+
+class AbstentionSettings(BaseModel):
+    """When a head abstains: its claim is dropped from the crop's classification, so the field it judges counts as
+    unknown (a watchlist entry that needs it cannot match on that view; other views of the track still can).
+
+    The defaults were measured on the labelled camera crops of ``traffic_crops_dev`` (docs/watchlists.md,
+    "Alerts an operator can trust").
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="Apply the rules below; false: every head always answers.")
+    make_min_box_side: int = Field(
+        default=DEFAULT_MAKE_MIN_BOX_SIDE,
+        ge=0,
+        description=(
+            "The make heads (make, make_model) abstain on boxes whose shorter side (in the frame, before the "
+            "margin) is below this many pixels: badges are not legible there and the make model guesses "
+            "confidently and wrongly. 0: never."
+        ),
+    )
+    color_min_luminance: float = Field(
+        default=DEFAULT_COLOR_MIN_LUMINANCE,
+        ge=0.0,
+        le=255.0,
+        description=(
+            "The colour heads (color, color_shade) abstain when the mean luminance (0-255) of the box's body "
+            "region is below this: the paint cannot be seen in the dark."
+        ),
+    )
+    color_max_luminance: float = Field(
+        default=DEFAULT_COLOR_MAX_LUMINANCE,
+        ge=0.0,
+        le=255.0,
+        description="The colour heads abstain when the body region's mean luminance is above this (blown out).",
+    )
+    color_max_clipped: float = Field(
+        default=DEFAULT_COLOR_MAX_CLIPPED,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "The colour heads abstain when more than this share of the body region's pixels is clipped (luminance "
+            "at most 4 or at least 251): under- or over-exposure hides the paint."
+        ),
+    )
+    shade_min_confidence: float = Field(
+        default=DEFAULT_SHADE_MIN_CONFIDENCE,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "The color_shade head (dark/light) abstains unless its top probability reaches this; an entry's shade "
+            "('dark blue') is then judged on the colour alone."
+        ),
+    )
 
 
 class ClassifierSettings(BaseModel):
@@ -107,6 +204,16 @@ class ClassifierSettings(BaseModel):
             "Boxes whose shorter side (inside the frame, before the margin) is below this many pixels are not "
             "classified but counted: tiny crops give confident nonsense."
         ),
+    )
+    calibration: ConfigPath | None = Field(
+        default=None,
+        description=(
+            "Calibration file (YAML/JSON written by `vehiclewatch watchlist calibrate`): a temperature or isotonic "
+            "table per head, fitted on camera crops, applied to every crop's probabilities. None: raw probabilities."
+        ),
+    )
+    abstain: AbstentionSettings = Field(
+        default_factory=AbstentionSettings, description="When a head abstains instead of guessing."
     )
 
 

@@ -27,14 +27,26 @@ it lacks) → red 0.43, violet 0.24. The weights follow those confusions but sta
 (0.4): a vehicle the classifier calls 100 % a *neighbouring* colour scores at most 0.4 for the entry's colour,
 below the default threshold (0.5), so partial credit can only tip a split decision, never fire an entry alone.
 The one exception is a shade that *is* another label: dark red is what the classifier calls ``bordeaux``/maroon.
+
+**Measured table** (:class:`ColorTable`, a file written by ``vehiclewatch watchlist calibrate``): instead of the
+hand-set weights, a wanted colour's row is what the colour head's labels measured on labelled camera crops:
+``weight(wanted, label) = P(the vehicle is the wanted colour | the head says label)``, from the head's calibrated
+probabilities (soft counts) with a small prior towards the label itself. A label's own weight is then below 1 when
+the head's "silver" is often really grey, and the score ``Σ P(label) · weight`` estimates the probability that the
+vehicle has the wanted colour. Colours the file has no row for (none of them in the labelled crops) keep the
+hand-set row; set it with ``watchlist.color_table``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import yaml
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from classifiers.color.vocabulary import Shade, color_key, resolve_color
 
@@ -68,14 +80,69 @@ COLOR_CONFUSION: dict[tuple[str, str | None], dict[str, float]] = {
 }
 
 
-def confusion_row(color: str, shade: Shade | None) -> Mapping[str, float]:
-    """The partial credit of neighbouring colours for an entry colour (keys are :func:`color_key` keys)."""
+class ColorTable(BaseModel):
+    """A measured colour table: per wanted colour, the weight of each label of the colour head.
+
+    Example:
+        >>> table = ColorTable(rows={"silver": {"silver": 0.6, "grey": 0.3, "white": 0.2}})
+        >>> color_weights("silver", None, ("white", "silver", "red"), table).round(2).tolist()
+        [0.2, 0.6, 0.0]
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = Field(default=1, description="File format version.")
+    rows: dict[str, dict[str, float]] = Field(
+        description="Wanted colour → {label → P(the vehicle is the wanted colour | the head says label)}."
+    )
+    provenance: dict[str, str] = Field(default_factory=dict, description="Data, folds, date of the measurement.")
+
+    def row(self, color: str) -> Mapping[str, float] | None:
+        """The measured row of a colour (keys are :func:`color_key` keys), or None when it was not measured."""
+        found = self.rows.get(color_key(color))
+        return None if found is None else {color_key(label): weight for label, weight in found.items()}
+
+
+def load_color_table(path: Path) -> ColorTable:
+    """Reads a measured colour table (YAML or JSON).
+
+    Raises:
+        ValueError: the file is missing, unreadable or invalid (one line naming the file and the key).
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return ColorTable.model_validate(data)
+    except OSError as exc:
+        raise ValueError(f"colour table {path}: cannot read it ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"colour table {path}: not valid YAML or JSON") from exc
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"colour table {path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from exc
+
+
+def save_color_table(table: ColorTable, path: Path) -> Path:
+    """Writes a measured colour table (YAML), creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(table.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def confusion_row(color: str, shade: Shade | None, table: ColorTable | None = None) -> Mapping[str, float]:
+    """The credit of other colours' labels for an entry colour (keys are :func:`color_key` keys): the measured
+    row when ``table`` has one (it may also give the colour's own label less than 1), else the hand-set one."""
     key = color_key(color)
+    measured = table.row(key) if table is not None else None
+    if measured is not None:
+        return {name: weight for name, weight in measured.items() if name != key}
     return COLOR_CONFUSION.get((key, shade)) or COLOR_CONFUSION.get((key, None)) or {}
 
 
-def color_weights(color: str, shade: Shade | None, labels: Sequence[str]) -> NDArray[np.float32]:
-    """Weight of each classifier label for an entry colour: 1 for the colour, partial credit for neighbours.
+def color_weights(
+    color: str, shade: Shade | None, labels: Sequence[str], table: ColorTable | None = None
+) -> NDArray[np.float32]:
+    """Weight of each classifier label for an entry colour: 1 for the colour, partial credit for neighbours (or,
+    with a measured ``table`` that has the colour, its measured row).
 
     On a head without a label of its own for the colour, a colour the vocabulary folds into another is judged as
     that shade of the other (:data:`classifiers.color.vocabulary.FOLDED_INTO`: maroon is dark red there).
@@ -88,6 +155,9 @@ def color_weights(color: str, shade: Shade | None, labels: Sequence[str]) -> NDA
     """
     keys = {color_key(label) for label in labels}
     wanted, shade = resolve_color(color_key(color), shade, keys) or (color_key(color), shade)
+    measured = table.row(wanted) if table is not None else None
+    if measured is not None:
+        return np.array([measured.get(color_key(label), 0.0) for label in labels], dtype=np.float32)
     row = {color_key(name): weight for name, weight in confusion_row(wanted, shade).items()}
     weights = [1.0 if (key := color_key(label)) == wanted else row.get(key, 0.0) for label in labels]
     return np.array(weights, dtype=np.float32)

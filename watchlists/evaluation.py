@@ -103,6 +103,8 @@ class MatchingReport:
     curve: tuple[CurvePoint, ...]
     seconds: float = 0.0
     plot: str | None = None
+    unit: str = "images"
+    """What a row is: an image (crop), or a vehicle (its crops fused)."""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,7 +117,7 @@ class MatchingReport:
     def text(self) -> str:
         """The figures as a table for the terminal."""
         lines = [
-            f"dataset {self.dataset}: {self.images} images, heads {', '.join(self.heads)}",
+            f"dataset {self.dataset}: {self.images} {self.unit}, heads {', '.join(self.heads)}",
             f"{'entry':28} {'thr':>5} {'vehicles':>8} {'alerts':>7} {'TP':>5} {'FP':>5} {'FN':>5} {'precision':>9} "
             f"{'recall':>7}",
         ]
@@ -216,10 +218,35 @@ def evaluate_matching(
     """
     if len(classifications) != len(rows):
         raise ValueError(f"{len(classifications)} classifications for {len(rows)} labelled rows")
-    entries = matcher.entries
+    heads = tuple(sorted(classifications[0].heads)) if classifications else ()
+    return evaluate_scores(matcher, score_matrix(matcher, classifications), rows, dataset, thresholds, heads=heads)
+
+
+def score_matrix(matcher: Matcher, classifications: Sequence[Classification | None]) -> NDArray[np.float64]:
+    """``(rows, entries)`` scores; a row without a classification (nothing classified) scores 0 everywhere."""
     # Expiry plays no part in an offline evaluation: every entry is scored.
-    scores = np.array([matcher.scores(c, now=float("-inf")) for c in classifications], dtype=np.float64)
-    scores = scores.reshape(len(classifications), len(entries))
+    scores = np.zeros((len(classifications), len(matcher.entries)), np.float64)
+    for i, classification in enumerate(classifications):
+        if classification is not None:
+            scores[i] = matcher.scores(classification, now=float("-inf"))
+    return scores
+
+
+def evaluate_scores(
+    matcher: Matcher,
+    scores: NDArray[np.float64],
+    rows: Sequence[Mapping[str, str]],
+    dataset: str = "",
+    thresholds: Sequence[float] = CURVE_THRESHOLDS,
+    *,
+    heads: tuple[str, ...] = (),
+    unit: str = "images",
+) -> MatchingReport:
+    """The figures of :func:`evaluate_matching` from scores already computed (``(rows, entries)``, e.g. each
+    cross-validation fold matched with what it fitted); ``matcher`` gives the entries and their thresholds."""
+    entries = matcher.entries
+    if scores.shape != (len(rows), len(entries)):
+        raise ValueError(f"scores must be ({len(rows)}, {len(entries)}), got {scores.shape}")
     results: list[EntryResult] = []
     evaluable: list[int] = []
     truths: list[NDArray[np.bool_]] = []
@@ -240,13 +267,14 @@ def evaluate_matching(
     curve = _curve(scores[:, evaluable], truths, knowns, thresholds) if evaluable else ()
     return MatchingReport(
         dataset=dataset,
-        images=len(classifications),
-        heads=tuple(sorted(classifications[0].heads)) if classifications else (),
+        images=len(rows),
+        heads=heads,
         entries=tuple(results),
         overall=overall,
         macro_precision=float(np.mean(precisions)) if precisions else None,
         macro_recall=float(np.mean(recalls)) if recalls else None,
         curve=curve,
+        unit=unit,
     )
 
 
@@ -299,7 +327,7 @@ def plot_report(report: MatchingReport, path: Path, default_threshold: float) ->
     left.set_xlim(0, 1)
     left.grid(alpha=0.3)
     left.legend(loc="lower left")
-    left.set_title(f"{report.images} images, {sum(e.evaluable for e in report.entries)} entries")
+    left.set_title(f"{report.images} {report.unit}, {sum(e.evaluable for e in report.entries)} entries")
     judged = [e for e in report.entries if e.evaluable and e.counts.recall is not None]
     ps = [e.counts.precision if e.counts.precision is not None else 0.0 for e in judged]
     rs = [e.counts.recall or 0.0 for e in judged]

@@ -11,12 +11,13 @@ colour (:func:`watchlists.colors.color_weights`). The plate is no head field: :m
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from watchlists.aliases import body_type_fallback, body_type_key, color_key, compact, make_key
-from watchlists.colors import color_weights
+from watchlists.colors import ColorTable, color_weights
 from watchlists.entry_model import WatchlistEntry
 from watchlists.make_model_labels import (
     MakeModelLabel,
@@ -29,9 +30,30 @@ from watchlists.make_model_labels import (
 MAKE_HEAD = "make"
 MAKE_MODEL_HEAD = "make_model"
 COLOR_HEAD = "color"
+SHADE_HEAD = "color_shade"
+"""The colour recogniser's dark/light head; absent where it abstained (the shade was not decided)."""
+SHADE_LABELS = frozenset({"dark", "light"})
+"""The shades a ``color_shade`` head judges."""
 BODY_TYPE_HEADS: tuple[str, ...] = ("type", "body_type")
 
 Weights = NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class ColorScoring:
+    """How colours are scored.
+
+    Attributes:
+        confusion: give confusable colours partial credit; False counts only the colour's own labels.
+        table: a measured colour table (:class:`watchlists.colors.ColorTable`) replacing the hand-set rows of the
+            colours it has; None: the hand-set table.
+        shade: judge an entry's dark/light shade on the ``color_shade`` head where that head is present (it
+            abstains where the shade is not decided); False: the shade only moves the partial credit.
+    """
+
+    confusion: bool = True
+    table: ColorTable | None = None
+    shade: bool = True
 
 
 def _body_head(available: Mapping[str, object]) -> str | None:
@@ -115,23 +137,27 @@ class LabelKeys:
         return self._keys[name]
 
 
-def field_weights(entry: WatchlistEntry, name: str, labels: LabelKeys, confusion: bool = True) -> tuple[Weights, str]:
+def field_weights(
+    entry: WatchlistEntry, name: str, labels: LabelKeys, colors: ColorScoring | None = None
+) -> tuple[Weights, str]:
     """The weight (0..1) of each of the head's labels for the entry's field, and a note when none can count.
 
     Args:
         entry: the entry.
         name: one of its attributes (``make``, ``model``, ``year``, ``color``, ``body_type``).
         labels: the judging head's labels.
-        confusion: give confusable colours partial credit; False counts only the colour's own labels.
+        colors: how colours are scored (default: hand-set partial credit).
     """
+    colors = colors or ColorScoring()
     if name == "model":
         wanted = compact(entry.model or "")
         return np.array([model_matches(wanted, parsed.model) for parsed in labels.parsed], dtype=np.float32), ""
     if name == "year":
         return _year_weights(entry, labels)
     if name == "color":
-        weights = color_weights(entry.color or "", entry.color_shade, labels.labels)
-        return (weights if confusion else (weights >= 1.0).astype(np.float32)), ""
+        if not colors.confusion:
+            return (color_weights(entry.color or "", entry.color_shade, labels.labels) >= 1.0).astype(np.float32), ""
+        return color_weights(entry.color or "", entry.color_shade, labels.labels, colors.table), ""
     if name == "body_type":
         return _body_type_weights(entry, labels)
     return (labels.keys(name) == make_key(entry.make or "")).astype(np.float32), ""
@@ -155,3 +181,20 @@ def _body_type_weights(entry: WatchlistEntry, labels: LabelKeys) -> tuple[Weight
     if not mask.any() and labels.head == MAKE_MODEL_HEAD and not (keys != "").any():
         return mask.astype(np.float32), "its labels name no body types"
     return mask.astype(np.float32), ""
+
+
+def shade_weights(entry: WatchlistEntry, available: Mapping[str, LabelKeys], colors: ColorScoring) -> Weights | None:
+    """The ``color_shade`` head's label weights for an entry's dark/light shade, or None when the shade is not
+    judged there (no shade asked, colour uncertain, shade judging off, or the head absent: it abstained)."""
+    shade = entry.color_shade
+    head = available.get(SHADE_HEAD)
+    if (
+        not colors.shade
+        or head is None
+        or shade not in SHADE_LABELS
+        or entry.color is None
+        or "color" in entry.uncertain
+    ):
+        return None
+    mask = np.array([label.strip().lower() == shade for label in head.labels], dtype=np.float32)
+    return mask if mask.any() else None

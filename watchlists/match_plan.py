@@ -17,12 +17,15 @@ from watchlists.colors import confusion_row
 from watchlists.entry_model import WatchlistEntry
 from watchlists.field_weights import (
     COLOR_HEAD,
+    SHADE_HEAD,
     WANTED_HEAD,
+    ColorScoring,
     LabelKeys,
     Weights,
     describe_field,
     field_weights,
     pick_heads,
+    shade_weights,
 )
 from watchlists.match_result import UnmatchableField
 
@@ -66,7 +69,7 @@ def build_plan(
     signature: dict[str, tuple[str, ...]],
     *,
     known_makes: frozenset[str],
-    color_confusion: bool,
+    colors: ColorScoring,
 ) -> Plan:
     """The plan for the heads of ``signature`` (head name → labels).
 
@@ -75,7 +78,7 @@ def build_plan(
         thresholds: each entry's threshold, in entry order.
         signature: head name → its labels.
         known_makes: compact forms of the watchlist's makes (multi-word makes in make+model labels).
-        color_confusion: give confusable colours partial credit.
+        colors: how colours are scored (partial credit, a measured table, shades).
     """
     label_keys = {head: LabelKeys(head, labels, known_makes) for head, labels in signature.items()}
     columns: dict[str, list[tuple[int, Weights]]] = {}
@@ -84,12 +87,12 @@ def build_plan(
     factor_heads: list[tuple[tuple[str, tuple[str, ...]], ...]] = []
     unmatchable: list[UnmatchableField] = []
     for index, entry in enumerate(entries):
-        problems, weights = entry_weights(entry, label_keys, color_confusion)
+        problems, weights = entry_weights(entry, label_keys, colors)
         all_weights.append(tuple(weights))
         joint, fields_on = _joint_weights(weights)
         factor_heads.append(tuple((head, tuple(names)) for head, names in fields_on.items()))
         if not any(problem.fatal for problem in problems):
-            problem = joint_problem(entry, joint, fields_on, float(thresholds[index]))
+            problem = joint_problem(entry, joint, fields_on, float(thresholds[index]), colors)
             if problem is not None:
                 problems.append(problem)
         unmatchable.extend(problems)
@@ -110,9 +113,13 @@ def build_plan(
 
 
 def entry_weights(
-    entry: WatchlistEntry, label_keys: Mapping[str, LabelKeys], color_confusion: bool
+    entry: WatchlistEntry, label_keys: Mapping[str, LabelKeys], colors: ColorScoring
 ) -> tuple[list[UnmatchableField], list[FieldWeights]]:
-    """Each judged field's label weights, and a problem for each field no loaded head can judge."""
+    """Each judged field's label weights, and a problem for each field no loaded head can judge.
+
+    A dark/light colour shade is one more factor on the ``color_shade`` head (listed under the field ``color``)
+    where that head is present; where it abstained the shade is not judged, neither for nor against.
+    """
     problems: list[UnmatchableField] = []
     weights: list[FieldWeights] = []
     for name, head in pick_heads(entry, label_keys).items():
@@ -125,12 +132,15 @@ def entry_weights(
             )
             problems.append(UnmatchableField(entry.id, name, reason, fatal=not uncertain))
             continue
-        mask, note = field_weights(entry, name, label_keys[head], color_confusion)
+        mask, note = field_weights(entry, name, label_keys[head], colors)
         if not mask.any():
             why = note or f"no label of head {head!r} matches it"
             problems.append(UnmatchableField(entry.id, name, f"{describe_field(entry, name)}: {why}", not uncertain))
             continue
         weights.append(FieldWeights(name, head, mask, uncertain))
+    shade = shade_weights(entry, label_keys, colors)
+    if shade is not None and any(item.field == "color" for item in weights):
+        weights.append(FieldWeights("color", SHADE_HEAD, shade, False))
     return problems, weights
 
 
@@ -148,7 +158,11 @@ def _joint_weights(weights: Sequence[FieldWeights]) -> tuple[dict[str, Weights],
 
 
 def joint_problem(
-    entry: WatchlistEntry, joint: Mapping[str, Weights], fields_on: Mapping[str, list[str]], threshold: float
+    entry: WatchlistEntry,
+    joint: Mapping[str, Weights],
+    fields_on: Mapping[str, list[str]],
+    threshold: float,
+    colors: ColorScoring | None = None,
 ) -> UnmatchableField | None:
     """The reason an entry can never reach its threshold although each field alone can be judged, if any."""
     empty = [head for head, weights in joint.items() if not weights.any()]
@@ -159,10 +173,19 @@ def joint_problem(
         return UnmatchableField(entry.id, "+".join(names), reason)
     best = float(np.prod([weights.max() for weights in joint.values()])) if joint else 1.0
     if best < threshold and entry.color is not None and "color" not in entry.uncertain:
-        row = ", ".join(f"{name} {weight:g}" for name, weight in confusion_row(entry.color, entry.color_shade).items())
+        table = colors.table if colors is not None else None
+        row = ", ".join(
+            f"{name} {weight:g}" for name, weight in confusion_row(entry.color, entry.color_shade, table).items()
+        )
         reason = (
             f"{describe_field(entry, 'color')}: no label of head {COLOR_HEAD!r} matches it; partial credit from "
             f"neighbouring colours ({row}) reaches at most {best:.2f}, below its threshold {threshold:g}"
         )
+        if table is not None and table.row(entry.color) is not None:
+            reason = (
+                f"{describe_field(entry, 'color')}: in the measured colour table its labels are the colour too "
+                f"rarely (credit from other colours: {row}); the score reaches at most {best:.2f}, below its "
+                f"threshold {threshold:g}"
+            )
         return UnmatchableField(entry.id, "color", reason)
     return None

@@ -62,8 +62,9 @@ from numpy.typing import NDArray
 
 from classifiers.types import Classification, HeadScores
 from watchlists.aliases import compact
+from watchlists.colors import ColorTable
 from watchlists.entry_model import PLATE_FIELD, Watchlist, WatchlistEntry
-from watchlists.field_weights import Weights
+from watchlists.field_weights import SHADE_HEAD, ColorScoring, Weights
 from watchlists.make_model_labels import parse_make_model_label
 from watchlists.match_plan import FieldWeights, Plan, build_plan
 from watchlists.match_result import (
@@ -116,6 +117,8 @@ class Matcher:
         default_threshold: float = DEFAULT_THRESHOLD,
         *,
         color_confusion: bool = True,
+        color_table: ColorTable | None = None,
+        judge_shade: bool = True,
     ) -> None:
         """
         Args:
@@ -124,12 +127,16 @@ class Matcher:
                 vehicles the classifiers are unsure of, at the cost of more false alerts.
             color_confusion: give confusable colours partial credit (:mod:`watchlists.colors`); False counts only
                 the colour's own labels (to measure what the table brings).
+            color_table: a measured colour table (``watchlist.color_table``) replacing the hand-set rows of the
+                colours it has.
+            judge_shade: judge a dark/light entry shade on the ``color_shade`` head where it is present.
         """
         if not 0.0 < default_threshold <= 1.0:
             raise ValueError(f"default_threshold must be in (0, 1], got {default_threshold}")
         self.watchlist = entries if isinstance(entries, Watchlist) else Watchlist(tuple(entries))
         self.default_threshold = default_threshold
         self.color_confusion = color_confusion
+        self.colors = ColorScoring(color_confusion, color_table, judge_shade)
         self._known_makes = frozenset(compact(entry.make) for entry in self.watchlist if entry.make is not None)
         self._thresholds = np.array(
             [default_threshold if e.threshold is None else e.threshold for e in self.entries], dtype=np.float64
@@ -224,9 +231,12 @@ class Matcher:
     ) -> Match:
         entry = self.entries[index]
         breakdown = [_field_score(entry, item, heads[item.head]) for item in plan.field_weights[index]]
-        field_scores = {item.field: item.score for item in breakdown if item.score is not None}
+        # A shade judged on the color_shade head is a factor of its own; the field score is the colour's mass.
+        field_scores = {
+            item.field: item.score for item in breakdown if item.score is not None and item.head != SHADE_HEAD
+        }
         factors = [
-            ScoreFactor(head, names, float(heads[head].probs @ _joint(plan.field_weights[index], names)))
+            ScoreFactor(head, names, float(heads[head].probs @ _joint(plan.field_weights[index], head, names)))
             for head, names in plan.factor_heads[index]
         ]
         if entry.plate is not None:
@@ -259,13 +269,13 @@ class Matcher:
             self._thresholds,
             signature,
             known_makes=self._known_makes,
-            color_confusion=self.color_confusion,
+            colors=self.colors,
         )
 
 
-def _joint(weights: Sequence[FieldWeights], names: Sequence[str]) -> Weights:
-    """The product of the named fields' label weights (fields on one head are judged jointly)."""
-    joint: Weights = np.prod([w.weights for w in weights if w.field in names], axis=0)
+def _joint(weights: Sequence[FieldWeights], head: str, names: Sequence[str]) -> Weights:
+    """The product of the named fields' label weights on ``head`` (fields on one head are judged jointly)."""
+    joint: Weights = np.prod([w.weights for w in weights if w.field in names and w.head == head], axis=0)
     return joint
 
 

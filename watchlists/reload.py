@@ -26,6 +26,7 @@ from typing import Any
 
 import redis
 
+from watchlists.colors import ColorTable, load_color_table
 from watchlists.entries import EntryProblem, WatchlistEntry, WatchlistError, load_watchlist_lenient
 from watchlists.live import LiveMatcher
 from watchlists.matching import Matcher
@@ -87,6 +88,7 @@ class WatchlistReloader:
         heads: classifier head → labels; new or changed entries that these cannot judge are logged.
         on_reload: called after each swap (e.g. to declare metrics for new entries).
         clock: Unix seconds (tests move time).
+        color_table: a measured colour table for the matchers it builds (``watchlist.color_table``).
     """
 
     def __init__(
@@ -100,11 +102,13 @@ class WatchlistReloader:
         heads: Mapping[str, Sequence[str]] | None = None,
         on_reload: Callable[[ReloadResult], None] | None = None,
         clock: Callable[[], float] = time.time,
+        color_table: ColorTable | None = None,
     ) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
         self.live = live
         self.default_threshold = default_threshold
+        self.color_table = color_table
         self.path = path
         self.store = store
         self.interval_s = interval_s
@@ -177,7 +181,7 @@ class WatchlistReloader:
         current = [entry for entry_id, entry in merged.items() if entry_id not in expired]
         before = {entry.id: entry for entry in self.live.entries}
         after = {entry.id: entry for entry in current}
-        matcher = Matcher(current, self.default_threshold)
+        matcher = Matcher(current, self.default_threshold, color_table=self.color_table)
         self.live.swap(matcher)
         self.reloads += 1
         result = ReloadResult(
@@ -330,10 +334,12 @@ def start_live_watchlist(
     store = EntryStore(client, settings.redis_key, settings.redis_channel) if settings.redis_entries else None
     if initial is None and store is None:
         return None
-    live = LiveMatcher(Matcher(initial or (), settings.default_threshold))
+    table = load_color_table(settings.color_table) if settings.color_table is not None else None
+    live = LiveMatcher(Matcher(initial or (), settings.default_threshold, color_table=table))
     reloader = WatchlistReloader(
         live,
         default_threshold=settings.default_threshold,
+        color_table=table,
         path=settings.path,
         store=store,
         interval_s=settings.reload_interval_s,

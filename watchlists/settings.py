@@ -41,6 +41,14 @@ class WatchlistSettings(BaseModel):
             "is what the entry describes. Lower catches uncertain sightings and raises more false alerts."
         ),
     )
+    color_table: ConfigPath | None = Field(
+        default=None,
+        description=(
+            "Measured colour table (YAML written by `vehiclewatch watchlist calibrate`): partial colour credit "
+            "from the colour head's confusions on camera crops, replacing the hand-set table for the colours it "
+            "has. None: the hand-set table (watchlists/colors.py)."
+        ),
+    )
     cooldown_s: float = Field(
         default=60.0, ge=0.0, description="Seconds between two alerts for the same entry on the same camera."
     )

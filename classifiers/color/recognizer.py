@@ -33,8 +33,7 @@ In the service it is the ``color`` head (and a ``color_shade`` head) of the :cla
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -44,16 +43,17 @@ import yaml
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from classifiers.color.labels import COLOR_LABELS, INDEX, LabelMap, base_color, label_map
+from classifiers.color.camera_adapt import CameraLevelsSettings, LevelsCorrection
+from classifiers.color.labels import COLOR_LABELS, LabelMap, base_color, label_map
 from classifiers.color.paint import PaintSettings, PaintStats, measure_paint, paint_probabilities
 from classifiers.color.pool import PoolParams, pool_log_probs
-from classifiers.color.similarity import similarity
+from classifiers.color.shade import judged_dark_probability
 from classifiers.color.vocabulary import Lightness
 from classifiers.crops import ImageArray, check_image
 from classifiers.onnx_classifier import OnnxClassifier
 from classifiers.settings import ClassifierModelSettings
 from classifiers.types import HeadScores
-from detectors.providers import DEFAULT_PROVIDERS
+from detectors.providers import DEFAULT_PROVIDERS, RuntimeName
 from detectors.runtime import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -63,15 +63,6 @@ SHADE_HEAD = "color_shade"
 SHADE_LABELS: tuple[str, str] = ("dark", "light")
 MEMBER_FLOOR = 1e-3
 """Each member's probabilities are floored at this before the log, so no single member can veto a colour."""
-
-# Paint L* (after white balance) at which a colour turns from light to dark, and the softness of that step.
-_SHADE_MIDPOINT: dict[str, float] = {"blue": 38.0, "red": 38.0, "green": 38.0, "purple": 38.0}
-# On traffic_crops_dev the paint of mid-grey and dark-grey cars measured alike (L* 16-38 for both, exposure
-# decides), so the recogniser does not claim a shade for grey.
-_SHADE_UNJUDGED = frozenset({"grey"})
-_SHADE_SOFTNESS = 6.0
-_ALWAYS_DARK = frozenset({"black"})
-_ALWAYS_LIGHT = frozenset({"white", "silver", "beige"})
 
 
 class RecognizerFileError(ValueError):
@@ -118,6 +109,7 @@ class RecognizerConfig(BaseModel):
         lt=1.0,
         description="A shade is reported when the probability of dark (or of light) reaches this.",
     )
+    camera: CameraLevelsSettings | None = Field(default=None, description="Levels envelope for CameraAdapter.")
     provenance: dict[str, str] = Field(
         default_factory=dict, description="How the pool was fitted and what it measured (free text)."
     )
@@ -201,27 +193,22 @@ class ColorResult:
         return float(np.max(self.probs))
 
 
-def dark_probability(stats: PaintStats, color: str) -> float:
-    """Probability that paint measured as ``stats`` is a dark shade of ``color`` (from its lightness L*)."""
-    if color in _ALWAYS_DARK:
-        return 1.0
-    if color in _ALWAYS_LIGHT:
-        return 0.0
-    midpoint = _SHADE_MIDPOINT.get(color, 50.0)
-    return float(1.0 / (1.0 + math.exp((stats.lab[0] - midpoint) / _SHADE_SOFTNESS)))
-
-
 def _resolve(path: Path, base: Path) -> Path:
     return path if path.is_absolute() else (base / path)
 
 
 class _ClassifierMember:
-    def __init__(self, config: MemberConfig, base: Path, providers: Sequence[str], max_batch: int) -> None:
+    def __init__(
+        self, config: MemberConfig, base: Path, providers: Sequence[str], max_batch: int, runtime: RuntimeName
+    ) -> None:
         assert config.model is not None  # checked by MemberConfig
         path = _resolve(config.model, base)
         heads = (config.output,) if config.output is not None else None
+        # Members keep the classifiers' default precision (fp32): the pool was fitted on fp32 outputs.
         self.classifier = OnnxClassifier(
-            ClassifierModelSettings(model=path, heads=heads, providers=tuple(providers), max_batch=max_batch)
+            ClassifierModelSettings(
+                model=path, heads=heads, providers=tuple(providers), max_batch=max_batch, runtime=runtime
+            )
         )
         self.head, labels = self._colour_head(config.name)
         self.map: LabelMap = label_map(labels)
@@ -274,6 +261,7 @@ class ColorRecognizer:
         crop_margin: float,
         providers: Sequence[str] = DEFAULT_PROVIDERS,
         max_batch: int = 32,
+        runtime: RuntimeName = "auto",
     ) -> None:
         """Opens the member models.
 
@@ -284,6 +272,7 @@ class ColorRecognizer:
                 statistic finds the box and the road around it from it.
             providers: ONNX Runtime providers for the member classifiers.
             max_batch: most crops per member inference call.
+            runtime: the member classifiers' runtime (``auto``: see `detectors.engines.selection`).
 
         Raises:
             ModelLoadError: a member model cannot be opened or has no colour labels.
@@ -297,7 +286,8 @@ class ColorRecognizer:
         self._params = config.pool_params()
         base = path.parent
         self._members: list[_ClassifierMember | None] = [
-            _ClassifierMember(m, base, providers, max_batch) if m.kind == "classifier" else None for m in config.members
+            _ClassifierMember(m, base, providers, max_batch, runtime) if m.kind == "classifier" else None
+            for m in config.members
         ]
         self._has_paint = any(m.kind == "paint" for m in config.members)
         log.info(
@@ -314,6 +304,7 @@ class ColorRecognizer:
         crop_margin: float,
         providers: Sequence[str] = DEFAULT_PROVIDERS,
         max_batch: int = 32,
+        runtime: RuntimeName = "auto",
     ) -> ColorRecognizer:
         """Reads a recogniser file and opens its members.
 
@@ -322,7 +313,12 @@ class ColorRecognizer:
             ModelLoadError: a member model cannot be opened.
         """
         return cls(
-            load_recognizer_config(path), path=path, crop_margin=crop_margin, providers=providers, max_batch=max_batch
+            load_recognizer_config(path),
+            path=path,
+            crop_margin=crop_margin,
+            providers=providers,
+            max_batch=max_batch,
+            runtime=runtime,
         )
 
     @property
@@ -338,6 +334,30 @@ class ColorRecognizer:
     @property
     def member_names(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.config.members)
+
+    @property
+    def camera_settings(self) -> CameraLevelsSettings | None:
+        """The levels envelope for ``CameraAdapter`` (one adapter per camera), or None when the file has none."""
+        return self.config.camera
+
+    @property
+    def runtime_name(self) -> str:
+        """The member classifiers' runtime (``onnxruntime`` / ``openvino``; ``none`` without classifier members)."""
+        return self._members_say(lambda c: c.runtime_name)
+
+    @property
+    def device(self) -> str:
+        """What runs the member classifiers (``CPU``, ``CPUExecutionProvider`` ...)."""
+        return self._members_say(lambda c: c.device)
+
+    @property
+    def precision(self) -> str:
+        """The precision the member classifiers compute in."""
+        return self._members_say(lambda c: c.precision)
+
+    def _members_say(self, what: Callable[[OnnxClassifier], str]) -> str:
+        said = dict.fromkeys(what(m.classifier) for m in self._members if m is not None)
+        return "/".join(said) or "none"
 
     def member_outputs(self, crops: Sequence[ImageArray], *, crop_margin: float | None = None) -> MemberOutputs:
         """Each member's probabilities for BGR crops (see ``MemberOutputs``).
@@ -367,16 +387,27 @@ class ColorRecognizer:
                 alone.append(own)
         return MemberOutputs(log_probs, alone, paint)
 
-    def recognize(self, crops: Sequence[ImageArray]) -> list[ColorResult]:
+    def recognize(
+        self, crops: Sequence[ImageArray], *, corrections: Sequence[LevelsCorrection] | None = None
+    ) -> list[ColorResult]:
         """The colour of each BGR crop (cut with ``crop_margin``); nothing runs for an empty input.
 
+        Args:
+            crops: BGR crops.
+            corrections: per crop, its camera's levels correction (``CameraAdapter.correction()``), applied
+                before every member; None: none.
+
         Raises:
-            ValueError: a crop is not a BGR uint8 image.
+            ValueError: a crop is not a BGR uint8 image, or ``corrections`` does not have one entry per crop.
         """
         for i, crop in enumerate(crops):
             check_image(crop, f"crop {i}")
         if not crops:
             return []
+        if corrections is not None:
+            if len(corrections) != len(crops):
+                raise ValueError(f"need one correction per crop, got {len(corrections)} for {len(crops)} crops")
+            crops = [c.apply(crop) for c, crop in zip(corrections, crops, strict=True)]
         outputs = self.member_outputs(crops)
         paint = outputs.paint
         probs = np.exp(pool_log_probs(outputs.log_probs, self._params)).astype(np.float32)
@@ -385,7 +416,9 @@ class ColorRecognizer:
             row = probs[i]
             row.flags.writeable = False
             stats = paint[i] if paint else None
-            dark = self._dark_probability(row, stats)
+            dark = judged_dark_probability(
+                row, stats, has_reference=self.crop_margin > 0, chroma_threshold=self.config.paint.chroma_threshold
+            )
             shade: Lightness | None = None
             if dark is not None and dark >= self.config.shade_confidence:
                 shade = "dark"
@@ -394,28 +427,16 @@ class ColorRecognizer:
             results.append(ColorResult(row, dark, shade, stats))
         return results
 
-    def _dark_probability(self, probs: NDArray[np.float32], stats: PaintStats | None) -> float | None:
-        color = COLOR_LABELS[int(np.argmax(probs))]
-        if stats is None or color in _SHADE_UNJUDGED:
-            return None
-        if color in _ALWAYS_DARK or color in _ALWAYS_LIGHT:
-            return dark_probability(stats, color)
-        # The paint's lightness only speaks for the shade when the paint measurement found this colour (or a
-        # close one); otherwise it measured something else (glass, a shadow) and the shade stays open.
-        own = paint_probabilities(
-            stats, has_reference=self.crop_margin > 0, chroma_threshold=self.config.paint.chroma_threshold
-        )
-        if similarity(color, COLOR_LABELS[int(np.argmax(own))]) < 0.3 and own[INDEX[color]] < 0.2:
-            return None
-        return dark_probability(stats, color)
-
-    def classify(self, crops: Sequence[ImageArray]) -> list[dict[str, HeadScores]]:
+    def classify(
+        self, crops: Sequence[ImageArray], *, corrections: Sequence[LevelsCorrection] | None = None
+    ) -> list[dict[str, HeadScores]]:
         """The ``color`` and ``color_shade`` heads of each crop, as a ``ClassifierBank`` member returns them.
 
         ``color_shade`` is ``(dark, light)``: the dark probability, or 0.5/0.5 when the shade cannot be judged.
+        ``corrections``: as ``recognize``.
         """
         out = []
-        for result in self.recognize(crops):
+        for result in self.recognize(crops, corrections=corrections):
             dark = 0.5 if result.dark_probability is None else result.dark_probability
             shade = np.array([dark, 1.0 - dark], np.float32)
             shade.flags.writeable = False

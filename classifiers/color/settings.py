@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.paths import ConfigPath
-from detectors.providers import DEFAULT_PROVIDERS, Providers
+from detectors.providers import DEFAULT_PROVIDERS, Providers, Runtime
 
 
 class ColorRecognizerSettings(BaseModel):
@@ -30,5 +30,6 @@ class ColorRecognizerSettings(BaseModel):
             "(by path) and their fitted combination. Do not also list a model with a 'color' head."
         )
     )
+    runtime: Runtime = "auto"
     providers: Providers = DEFAULT_PROVIDERS
     max_batch: int = Field(default=32, ge=1, description="Most crops per member-model inference call.")

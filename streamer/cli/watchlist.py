@@ -22,6 +22,7 @@ import click
 from streamer.cli.connection import connect_redis, read_sections, redis_option
 from streamer.cli.defaults import MODELS_ENV, default_models_dir
 from streamer.cli.errors import clear_errors, fail
+from streamer.cli.watchlist_calibrate import calibrate
 from streamer.cli.watchlist_evaluate import evaluate
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -403,3 +404,4 @@ def schema(what: str) -> None:
 
 
 watchlist.add_command(evaluate)
+watchlist.add_command(calibrate)

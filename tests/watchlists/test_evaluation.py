@@ -81,7 +81,9 @@ def test_counts_at_configured_thresholds_and_the_curve(tmp_path: Path) -> None:
     assert plot_report(report, tmp_path / "p.png", 0.5).stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("name", ["stanford_eval_watchlist.yaml", "traffic_colors_watchlist.yaml"])
+@pytest.mark.parametrize(
+    "name", ["stanford_eval_watchlist.yaml", "traffic_colors_watchlist.yaml", "traffic_types_watchlist.yaml"]
+)
 def test_evaluation_watchlists_are_the_parsers_output(name: str) -> None:
     for entry in load_watchlist(DATA / name):
         parsed = parse_description(entry.description, today=datetime(2026, 11, 21, tzinfo=UTC))
