@@ -157,16 +157,6 @@ _FIELD_KEYS = {
 }
 
 
-_FIELD_KEYS = {
-    "make": ("make",),
-    "model": ("model",),
-    "color": ("color",),
-    "body_type": ("body_type",),
-    "year": ("year", "year_min", "year_max"),
-    "plate": ("plate",),
-}
-
-
 def parse_description(
     text: str, vocabulary: Vocabulary = DEFAULT_VOCABULARY, *, today: datetime | None = None
 ) -> ParsedDescription:
