@@ -1,6 +1,7 @@
 """Milliseconds per crop of the real crop classifiers at several batch sizes (preprocessing + session.run).
 
-Usage: python benchmarks/classifier_batch.py [--providers cpu] [--batches 1 8 32] [--repeats 5]
+Usage: python benchmarks/classifier_batch.py [--runtime auto|onnxruntime|openvino] [--precision fp32]
+       [--providers cpu] [--batches 1 8 32] [--repeats 5]
 Crops are real Stanford Cars images (../shared), resized by the classifier as in production.
 """
 
@@ -34,6 +35,9 @@ def load_crops(n: int) -> list[NDArray[np.uint8]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--providers", nargs="+", default=["cpu"])
+    parser.add_argument("--runtime", choices=("auto", "onnxruntime", "openvino"), default="auto")
+    parser.add_argument("--precision", default="fp32", help="OpenVINO only: fp32, bf16, fp16 or auto.")
+    parser.add_argument("--requests", type=int, default=2, help="OpenVINO only: parallel infer requests.")
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
@@ -43,7 +47,12 @@ def main() -> None:
         for batch in args.batches:
             clf = OnnxClassifier(
                 ClassifierModelSettings(
-                    model=SHARED / "models" / name, providers=tuple(args.providers), max_batch=batch
+                    model=SHARED / "models" / name,
+                    providers=tuple(args.providers),
+                    max_batch=batch,
+                    runtime=args.runtime,
+                    precision=args.precision,
+                    infer_requests=args.requests,
                 )
             )
             clf.classify(crops[:batch])  # warm this batch shape

@@ -1,6 +1,7 @@
 """OpenVINO as an `InferenceEngine`, on the CPU: static batch shapes, a performance hint, parallel requests.
 
-Why these choices (measured on a 2-core AVX-512/AMX CPU, `benchmarks/runtimes.py`): OpenVINO runs the YOLOv8n
+Why these choices (measured on a 2-core AVX-512/AMX CPU with `vehiclewatch bench --runtimes` and
+`benchmarks/classifier_batch.py --runtime`): OpenVINO runs the YOLOv8n
 fp32 file about 3x as fast as ONNX Runtime (72 against 24 frames/s on a quiet machine), mostly by computing in bf16
 where the CPU has it (fp32 on OpenVINO: 29); a static input shape is faster than a dynamic one, so a dynamic batch
 dimension is compiled as a fixed size (1 by default) and larger inputs run as chunks of it; and two inference

@@ -1,7 +1,7 @@
 """Which runtime runs a model (``runtime: auto`` resolved here), and opening its engine with one log line.
 
 ``auto``: a GPU is ONNX Runtime's strength (CUDA, TensorRT), the CPU OpenVINO's (2-3x ONNX Runtime's speed for the
-YOLOv8n detector on the CPUs measured, ``benchmarks/runtimes.py`` and ``../shared/models/README.md``). So ONNX
+YOLOv8n detector on the CPUs measured, ``vehiclewatch bench --runtimes`` and ``../shared/models/README.md``). So ONNX
 Runtime when one of the configured providers other than the CPU is usable on this machine, else OpenVINO when its
 package imports, else ONNX Runtime on the CPU.
 """
