@@ -16,7 +16,7 @@ from classifiers.manifest import ClassifierManifest, load_manifest
 from classifiers.preprocess import prepare_batch
 from classifiers.settings import ClassifierModelSettings
 from classifiers.types import HeadScores
-from detectors.engines.base import EngineOptions, InferenceEngine, TensorSpec
+from detectors.engines.base import EngineOptions, InferenceEngine, RunsOnEngine, TensorSpec
 from detectors.engines.selection import open_engine
 from detectors.runtime import ModelLoadError, first_line
 
@@ -62,7 +62,7 @@ def _static_dim(dim: object) -> int | None:
     return dim if isinstance(dim, int) and dim > 0 else None
 
 
-class OnnxClassifier:
+class OnnxClassifier(RunsOnEngine):
     """A classifier ONNX model with one or more labelled outputs, run on batches of BGR crops.
 
     The model opens at construction: its manifest (metadata, overridden by a sidecar YAML) is checked against the
@@ -113,30 +113,10 @@ class OnnxClassifier:
         )
 
     @property
-    def engine(self) -> InferenceEngine:
-        """The model on its runtime (exposed for inspection and tests)."""
-        return self._engine
-
-    @property
     def session(self) -> InferenceEngine:
         """The engine, under the name it had when it was always an ONNX Runtime session (its ``run`` takes the same
         arguments)."""
         return self._engine
-
-    @property
-    def runtime_name(self) -> str:
-        """``onnxruntime`` or ``openvino``."""
-        return self._engine.runtime_name
-
-    @property
-    def device(self) -> str:
-        """The ONNX Runtime provider (``CPUExecutionProvider`` ...) or OpenVINO device (``CPU``) running it."""
-        return self._engine.device
-
-    @property
-    def precision(self) -> str:
-        """The precision it computes in (``fp32``, ``bf16`` ...)."""
-        return self._engine.precision
 
     @property
     def heads(self) -> dict[str, tuple[str, ...]]:

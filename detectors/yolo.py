@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detectors.decoding import InputBoxes, Layout, OutputLayoutError, YoloDecoder, detect_layout
-from detectors.engines.base import EngineOptions, InferenceEngine
+from detectors.engines.base import EngineOptions, InferenceEngine, RunsOnEngine
 from detectors.engines.ort_engine import OrtEngine, SessionLike
 from detectors.engines.selection import open_engine
 from detectors.letterbox import Letterbox, letterbox_batch
@@ -84,7 +84,7 @@ def _parse_bool(raw: str | None) -> bool | None:
     return True if lowered in ("true", "1", "yes") else False if lowered in ("false", "0", "no") else None
 
 
-class YoloDetector:
+class YoloDetector(RunsOnEngine):
     """A YOLO detector on one inference engine; implements `detectors.base.Detector`.
 
     Construction reads the model's contract (class names, input size, static or dynamic batch, output layout),
@@ -157,26 +157,6 @@ class YoloDetector:
         return cls(open_engine(settings.model, options, what="detector"), settings)
 
     # -- what runs it ------------------------------------------------------------------------------------------------
-
-    @property
-    def engine(self) -> InferenceEngine:
-        """The model on its runtime."""
-        return self._engine
-
-    @property
-    def runtime_name(self) -> str:
-        """``onnxruntime`` or ``openvino``."""
-        return self._engine.runtime_name
-
-    @property
-    def device(self) -> str:
-        """The ONNX Runtime provider (``CPUExecutionProvider`` ...) or OpenVINO device (``CPU``) running it."""
-        return self._engine.device
-
-    @property
-    def precision(self) -> str:
-        """The precision it computes in (``fp32``, ``bf16`` ...; ``int8 (bf16 elsewhere)`` for a quantized file)."""
-        return self._engine.precision
 
     # -- the Detector protocol ---------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from detectors.providers import DEFAULT_PROVIDERS, PrecisionName, RuntimeName
 
-__all__ = ["DYNAMIC", "ConcreteRuntime", "EngineOptions", "InferenceEngine", "TensorSpec"]
+__all__ = ["DYNAMIC", "ConcreteRuntime", "EngineOptions", "InferenceEngine", "RunsOnEngine", "TensorSpec"]
 
 ConcreteRuntime = Literal["onnxruntime", "openvino"]
 """A runtime that actually runs a model (``auto`` resolved)."""
@@ -113,3 +113,29 @@ class InferenceEngine(Protocol):
 def numpy_dtype_name(dtype: Any) -> str:
     """numpy's name of a dtype-like value (``np.float32`` → ``"float32"``)."""
     return str(np.dtype(dtype).name)
+
+
+class RunsOnEngine:
+    """A model that runs on one `InferenceEngine` (set as ``_engine``): what runs it, for the log and ``bench``."""
+
+    _engine: InferenceEngine
+
+    @property
+    def engine(self) -> InferenceEngine:
+        """The model on its runtime."""
+        return self._engine
+
+    @property
+    def runtime_name(self) -> str:
+        """``onnxruntime`` or ``openvino``."""
+        return self._engine.runtime_name
+
+    @property
+    def device(self) -> str:
+        """The ONNX Runtime provider (``CPUExecutionProvider`` ...) or OpenVINO device (``CPU``) running it."""
+        return self._engine.device
+
+    @property
+    def precision(self) -> str:
+        """The precision it computes in (``fp32``, ``bf16`` ...; ``int8 (bf16 elsewhere)`` for a quantized file)."""
+        return self._engine.precision
