@@ -17,7 +17,7 @@ from streamer.service.config import load_settings
 from streamer.service.metrics import Metrics
 from streamer.service.wiring import Service
 from streamer.sources.frames import Frame
-from tests.streamer.recognize.test_track_recognizer import Recorder
+from tests.streamer.recognize.support import Recorder
 from tests.streamer.scene import make_scene
 from watchlists.cooldown import Cooldown
 

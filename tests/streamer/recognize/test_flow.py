@@ -22,7 +22,7 @@ from streamer.recognize.track_book import TrackBook, TrackRecord
 from streamer.recognize.tracking import UNTRACKED
 from streamer.service.metrics import Metrics
 from streamer.sources.frames import Frame
-from tests.streamer.recognize.test_track_recognizer import ENTRIES, CountingClassifier, Recorder, render_boxes
+from tests.streamer.recognize.support import ENTRIES, CountingClassifier, Recorder, render_boxes
 from tests.synthetic_classifier import make_color_classifier
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistEntry
