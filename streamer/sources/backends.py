@@ -6,10 +6,13 @@ camera reader thread; nothing else touches it, because ``cv2.VideoCapture`` is n
 Errors are typed so the reader knows what to do:
 
 * :class:`SourceError`: connection, open or read failure of a live source; retried with backoff.
-* :class:`SourceEnded`: a video file reached its end and does not loop; the camera stops with reason ``ended``.
+* :class:`SourceEnded`: a video file reached its end and does not loop; the camera stops with reason ``ended``
+  (``ended early ...`` when the file was shorter than its container declares).
 * :class:`SourceFatalError`: a source that will not work by retrying (a file that is not a video); the camera stops.
 
-Every message is redacted: no URL credentials appear in them.
+Every message is redacted: no URL credentials appear in them, and states the real time an open or read took.
+Damaged input (a file that ends before its declared length, a stream that opens but does not decode) is named by a
+:class:`~streamer.sources.integrity.SourceFault` riding on the frame or the error that follows it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from common.redaction import redact_text
+from streamer.sources.integrity import DeclaredLength, FaultKind, SourceFault, truncation_fault
+from streamer.sources.liveness import probe_for
+from streamer.sources.native_logging import quiet_native_logging
 from streamer.sources.settings import CameraSettings, SourceKind
 
 __all__ = [
@@ -51,15 +57,23 @@ _MAX_PACING_SLEEP_S = 1.0
 _MAX_PACING_LAG_S = 0.5
 
 
-class SourceError(Exception):
+class _SourceOutcome(Exception):  # noqa: N818 -- the base of errors and of an outcome (SourceEnded)
+    """Base of the sources' exceptions: a redacted message and, when the input was damaged, the fault."""
+
+    def __init__(self, message: str, fault: SourceFault | None = None) -> None:
+        super().__init__(message)
+        self.fault = fault
+
+
+class SourceError(_SourceOutcome):
     """A retryable failure: the source could not be opened or a read failed or timed out."""
 
 
-class SourceEnded(Exception):  # noqa: N818 -- an outcome, not an error
-    """A video file reached its end and is not looping."""
+class SourceEnded(_SourceOutcome):
+    """A video file reached its end and is not looping (``fault`` is set when it ended early)."""
 
 
-class SourceFatalError(Exception):
+class SourceFatalError(_SourceOutcome):
     """A failure that retrying will not fix (e.g. a file that cannot be decoded)."""
 
 
@@ -71,11 +85,13 @@ class SourceFrame:
         image: BGR uint8 ``(H, W, 3)``.
         position_s: file time for videos, seconds since the source was opened for live sources.
         decode_s: seconds the read took (for live sources this includes waiting for the frame to arrive).
+        fault: damage seen just before this frame (a looping file that ended early and started again).
     """
 
     image: NDArray[np.uint8]
     position_s: float
     decode_s: float
+    fault: SourceFault | None = None
 
 
 class FrameSource(Protocol):
@@ -165,6 +181,10 @@ class OpenCVSource:
         self._pace = self._kind is SourceKind.FILE and bool(settings.pace)
         self._clock_origin: float | None = None  # monotonic time at which position 0 is due (paced files)
         self._last_position = -1.0
+        frames = float(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)
+        self._declared = DeclaredLength(round(frames) if frames > 0 else None, self.fps)
+        self._pass_frames = 0  # frames decoded in this pass over a file (a looping file starts a new pass)
+        self._pass_position: float | None = None  # position of the last of them
 
     def read(self) -> SourceFrame:
         """Decodes the next frame.
@@ -180,18 +200,23 @@ class OpenCVSource:
         started = time.perf_counter()
         ok, decoded = capture.read()
         image = np.asarray(decoded, dtype=np.uint8) if ok else None
+        fault: SourceFault | None = None
         if image is None:
             if self._kind.is_live:
-                raise SourceError(f"camera {self._settings.id!r}: read failed or timed out ({self._name})")
+                raise self._live_read_error(time.perf_counter() - started)
+            fault = truncation_fault(self._pass_frames, self._pass_position, self._declared)
             if not self._settings.loop:
-                raise SourceEnded(f"camera {self._settings.id!r}: end of {self._name}")
+                raise SourceEnded(f"camera {self._settings.id!r}: end of {self._name}", fault)
             image = self._rewind()
+            self._pass_frames = 0
         decode_s = time.perf_counter() - started
         position = self._position()
         if self._pace:
             self._sleep_until_due(position)
         self._last_position = position
-        return SourceFrame(image=_as_bgr(image), position_s=position, decode_s=decode_s)
+        self._pass_frames += 1
+        self._pass_position = position
+        return SourceFrame(image=_as_bgr(image), position_s=position, decode_s=decode_s, fault=fault)
 
     def release(self) -> None:
         """Releases the capture; later reads raise SourceFatalError."""
@@ -202,6 +227,31 @@ class OpenCVSource:
     @property
     def _name(self) -> str:
         return self._settings.redacted_source
+
+    def _live_read_error(self, elapsed_s: float) -> SourceError:
+        """The error of a failed live read, saying how long it took.
+
+        A read that fails before its timeout is damaged input (a fault) when nothing decoded since the open, or when
+        the server still answers its liveness probe (so the connection was not lost); else the connection was lost.
+        """
+        camera = f"camera {self._settings.id!r}"
+        if elapsed_s >= self._settings.read_timeout_s * 0.9:
+            return SourceError(f"{camera}: no frame from {self._name} within {elapsed_s:.1f} s (read timed out)")
+        if self._pass_frames == 0:
+            detail = f"{self._name} opened but delivered no decodable frame (read failed after {elapsed_s:.1f} s)"
+            return SourceError(f"{camera}: {detail}", SourceFault(FaultKind.UNDECODABLE, detail))
+        probe = probe_for(self._settings)
+        if probe is not None and probe():
+            # The server is there, so the connection was not lost: the data did not decode, or the server ended it.
+            detail = (
+                f"stream from {self._name} failed after {self._pass_frames} frames while its server still answers: "
+                "undecodable data, or the server ended the stream"
+            )
+            return SourceError(f"{camera}: {detail}", SourceFault(FaultKind.UNDECODABLE, detail))
+        return SourceError(
+            f"{camera}: read from {self._name} failed after {elapsed_s:.1f} s "
+            f"({self._pass_frames} frames since it opened): connection lost"
+        )
 
     def _position(self) -> float:
         if self._kind.is_live or self._capture is None:
@@ -244,21 +294,27 @@ def _as_bgr(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
 
 def _open_ffmpeg(settings: CameraSettings) -> cv2.VideoCapture:
     kind = settings.kind
-    target = str(settings.file_path) if kind is SourceKind.FILE else settings.source.strip()
+    # The one place the real URL is read (common.secrets): FFmpeg needs the credentials to connect.
+    target = str(settings.file_path) if kind is SourceKind.FILE else settings.source.get_secret_value().strip()
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
         round(settings.open_timeout_s * 1000),
         cv2.CAP_PROP_READ_TIMEOUT_MSEC,
         round(settings.read_timeout_s * 1000),
     ]
-    options = f"rtsp_transport;{settings.rtsp_transport}" if kind is SourceKind.RTSP else None
+    options = (
+        f"rtsp_transport;{settings.rtsp_transport}|analyzeduration;{round(settings.rtsp_analyze_s * 1_000_000)}"
+        if kind is SourceKind.RTSP
+        else None
+    )
+    started = time.monotonic()
     try:
         with _CAPTURE_OPTIONS.applied(options):
             capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
     except cv2.error as error:
         raise SourceError(
-            f"camera {settings.id!r}: OpenCV error opening {settings.redacted_source}: "
-            f"{redact_text(str(error)).strip()}"
+            f"camera {settings.id!r}: OpenCV error opening {settings.redacted_source} "
+            f"after {time.monotonic() - started:.1f} s: {redact_text(str(error)).strip()}"
         ) from None
     if capture.isOpened():
         return capture
@@ -267,13 +323,28 @@ def _open_ffmpeg(settings: CameraSettings) -> cv2.VideoCapture:
         # validate_source() ran at start-up, so the file exists (or vanished since): retrying will not help.
         raise SourceFatalError(f"camera {settings.id!r}: cannot decode video file {settings.redacted_source}")
     raise SourceError(
-        f"camera {settings.id!r}: cannot open {settings.redacted_source} "
-        f"(unreachable, refused, unauthorized or timed out after {settings.open_timeout_s:g} s)"
+        f"camera {settings.id!r}: cannot open {settings.redacted_source}: "
+        f"{_open_failure_reason(settings, time.monotonic() - started)}"
+    )
+
+
+def _open_failure_reason(settings: CameraSettings, elapsed_s: float) -> str:
+    """Why a live open failed, in place of FFmpeg's own lines (silenced): the time it took and what a probe says."""
+    if elapsed_s >= settings.open_timeout_s * 0.9:
+        return f"no answer within the open timeout ({elapsed_s:.1f} s)"
+    probe = probe_for(settings)
+    if probe is None:
+        return f"failed after {elapsed_s:.1f} s"
+    if not probe():
+        return f"server unreachable or refused the connection (failed after {elapsed_s:.1f} s)"
+    return (
+        f"the server answers but the stream did not open: wrong credentials or path, or no video? "
+        f"(failed after {elapsed_s:.1f} s)"
     )
 
 
 def _open_webcam(settings: CameraSettings) -> cv2.VideoCapture:
-    source = settings.source.strip()
+    source = settings.source.get_secret_value().strip()
     device: int | str = int(source) if source.isdigit() else source
     api = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
     capture = cv2.VideoCapture(device, api)
@@ -293,6 +364,7 @@ def open_source(settings: CameraSettings) -> OpenCVSource:
         SourceError: a live source could not be opened (retryable).
         SourceFatalError: a video file cannot be opened or decoded.
     """
+    quiet_native_logging()  # before the first capture opens: FFmpeg reads its log level then
     if settings.kind is SourceKind.WEBCAM:
         return OpenCVSource(_open_webcam(settings), settings)
     started = time.monotonic()

@@ -3,15 +3,22 @@
 A :class:`CameraReader` opens its source through a factory, decodes frames, decimates them to ``detect_fps`` by
 stream position and puts them on its :class:`~streamer.sources.buffers.FrameBuffer`. Connection errors
 (:class:`~streamer.sources.backends.SourceError`) are retried in the background with exponential backoff and
-full jitter, so a dead camera never holds up the others. Its states and the legal changes between them are
-:mod:`streamer.sources.camera_state`'s.
+full jitter, so a dead camera never holds up the others. While it waits, a cheap liveness probe
+(:mod:`streamer.sources.liveness`) asks the camera's server every half second whether it answers again, so a
+camera resumes within a couple of seconds of its server's return however far the backoff grew. Its states and the
+legal changes between them are :mod:`streamer.sources.camera_state`'s.
 
 A :class:`~streamer.sources.watchdog.CameraWatchdog` thread, apart from the readers, calls
 :meth:`CameraReader.check_stall`, which restarts a camera whose source has not delivered a frame for
 ``stall_timeout_s``. A stalled read cannot be interrupted safely (``cv2.VideoCapture`` is not thread-safe), so the
 reader *abandons* the stalled thread: it bumps its generation and starts a fresh thread that reconnects; the old
 thread, when its read finally returns (reads have a timeout), sees it is stale, releases its own capture and exits
-without touching the buffer or the state.
+without touching the buffer or the state. A read that returns only after its timeout does not count as a frame for
+the watchdog: on a frozen RTSP server OpenCV hands out a late frame after each read timeout, which used to reset
+the stall clock every ``read_timeout_s`` so the watchdog never fired.
+
+Damaged input (:class:`~streamer.sources.integrity.SourceFault`) is logged as a warning once per camera and kind,
+and counted on every occurrence.
 
 Counters and states go to a :class:`~streamer.sources.camera_state.CameraObserver` (metrics live elsewhere; this
 module does not import Prometheus).
@@ -21,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import random
 import threading
 import time
@@ -40,12 +46,17 @@ from streamer.sources.buffers import DropCause, FrameBuffer
 from streamer.sources.camera_state import (
     CameraObserver,
     CameraState,
+    CameraStateChange,
     CameraStateMachine,
     CameraStats,
     NullObserver,
     ReconnectReason,
 )
+from streamer.sources.decimation import FrameDecimator
 from streamer.sources.frames import Frame
+from streamer.sources.integrity import FaultKind, SourceFault
+from streamer.sources.liveness import RetryOutcome, backoff_delay, probe_for, wait_before_retry
+from streamer.sources.native_logging import quiet_native_logging
 from streamer.sources.settings import CameraSettings
 
 # The reader's own API, and the types it hands out (re-exported: callers of the reader need no second import).
@@ -64,57 +75,8 @@ logger = logging.getLogger(__name__)
 
 # A put on a full "block" buffer wakes this often to see whether the reader was stopped or abandoned.
 _PUT_POLL_S = 0.5
-
-
-class FrameDecimator:
-    """Sends on at most ``fps`` frames per second of stream time, chosen by position (deterministic for files).
-
-    A frame is sent when it is the first one in its ``1/fps`` slot of the stream. A position that goes backwards
-    (a looping file, a new connection) starts afresh.
-
-    Example:
-        >>> decimator = FrameDecimator(10.0)
-        >>> [decimator.accept(i / 30) for i in range(6)]
-        [True, False, False, True, False, False]
-    """
-
-    # Slot boundaries tolerate float noise in positions (150.00000000000003 ms must fall in the 0.15 s slot).
-    _EPSILON = 1e-6
-
-    def __init__(self, fps: float | None) -> None:
-        if fps is not None and fps <= 0:
-            raise ValueError(f"detect_fps must be positive, got {fps}")
-        self._fps = fps
-        self._last_slot: int | None = None
-        self._last_position = -math.inf
-
-    def accept(self, position_s: float) -> bool:
-        """Whether the frame at ``position_s`` is sent on."""
-        if self._fps is None:
-            return True
-        if position_s < self._last_position:
-            self._last_slot = None
-        self._last_position = position_s
-        slot = math.floor(position_s * self._fps + self._EPSILON)
-        if slot == self._last_slot:
-            return False
-        self._last_slot = slot
-        return True
-
-
-def backoff_delay(attempt: int, initial_s: float, max_s: float, rng: random.Random) -> float:
-    """Exponential backoff with full jitter: uniform in ``[0, min(max_s, initial_s * 2**attempt)]``.
-
-    Full jitter spreads the reconnects of many cameras that failed together (e.g. a switch reboot).
-
-    Args:
-        attempt: failures in a row before this one (0 for the first).
-        initial_s: the cap after the first failure.
-        max_s: the largest cap.
-        rng: the random source (seeded in tests).
-    """
-    cap = min(max_s, initial_s * 2.0 ** min(attempt, 62))
-    return rng.uniform(0.0, cap)
+# A read that took this share of read_timeout_s or more hit the timeout: its frame is late, not a sign of life.
+_TIMED_OUT_SHARE = 0.9
 
 
 class CameraReader:
@@ -151,7 +113,13 @@ class CameraReader:
         self._thread: threading.Thread | None = None
         self._in_source_since: float | None = None  # monotonic time the current open/read began
         self._in_source_limit_s = 0.0
-        self._failures_in_a_row = 0
+        self._failures_in_a_row = 0  # toward max_restarts
+        self._backoff_attempt = 0  # grows the backoff; restarts when the server answers again after an outage
+        self._probe = probe_for(settings)
+        self._live = settings.kind.is_live  # a paced file's read sleeps, by design: never "late"
+        self._faults = 0
+        self._down_since: float | None = None  # monotonic time the camera last stopped streaming
+        self._warned_faults: set[FaultKind] = set()
         self._frames_read = 0
         self._frames_sent = 0
         self._frames_skipped = 0
@@ -186,6 +154,7 @@ class CameraReader:
                 restarts=self._restarts,
                 last_frame_at=self._last_frame_at,
                 last_error=self._last_error,
+                faults=self._faults,
             )
 
     def start(self) -> None:
@@ -197,6 +166,7 @@ class CameraReader:
         with self._lock:
             if self._generation != 0:
                 raise RuntimeError(f"camera {self._id!r}: reader already started")
+            quiet_native_logging()  # here, before any reader thread opens a capture
             self._generation = 1
             self._spawn(self._generation, delay_s=0.0)
 
@@ -272,7 +242,7 @@ class CameraReader:
 
     def _connect_loop(self, generation: int, delay_s: float) -> None:
         while True:
-            if delay_s > 0 and self._stop_requested.wait(delay_s):
+            if delay_s > 0 and not self._wait_before_retry(generation, delay_s):
                 return
             if not self._set_state_if_current(generation, CameraState.CONNECTING, "connecting"):
                 return
@@ -283,14 +253,16 @@ class CameraReader:
                 if self._is_current(generation):  # not abandoned during a slow open
                     self._stream(generation, source)
                 return  # the thread is stale: stopped or abandoned by the watchdog
-            except SourceEnded:
-                self._finish(generation, "ended")
+            except SourceEnded as ended:
+                self._report_fault(generation, ended.fault)
+                self._finish(generation, "ended early (truncated or damaged)" if ended.fault else "ended")
                 return
             except SourceFatalError as error:
                 message = redact_text(str(error))
                 self._finish(generation, f"failed: {message}", error=message)
                 return
             except SourceError as error:
+                self._report_fault(generation, error.fault)
                 next_delay = self._failed(generation, error)
                 if next_delay is None:
                     return
@@ -299,19 +271,42 @@ class CameraReader:
                 if source is not None:
                     source.release()  # by the thread that opened it: captures are not thread-safe
 
+    def _wait_before_retry(self, generation: int, delay_s: float) -> bool:
+        """Waits out the backoff, or less when the server comes back; False when this thread should end."""
+        outcome = wait_before_retry(delay_s, self._stop_requested, self._probe)
+        if outcome is RetryOutcome.STOPPED or not self._is_current(generation):
+            return False
+        if outcome is RetryOutcome.SERVER_RETURNED:
+            with self._lock:
+                self._backoff_attempt = 0  # a new outage starts from the first backoff again
+            logger.info("camera %s: server answers again; reconnecting now", self._id)
+        return True
+
     def _stream(self, generation: int, source: FrameSource) -> None:
         decimator = FrameDecimator(self.settings.detect_fps)
         first = True
+        late_since: float | None = None  # when the reads that only return after their timeout began
         while True:
-            with self._in_source(generation, self.settings.stall_timeout_s):
+            with self._in_source(generation, self.settings.stall_timeout_s, since=late_since):
+                started = time.monotonic()
                 read = source.read()
+            if self._live and time.monotonic() - started >= self.settings.read_timeout_s * _TIMED_OUT_SHARE:
+                late_since = started if late_since is None else late_since  # the stall clock keeps running
+            else:
+                late_since = None
             captured_at = time.time()
+            self._report_fault(generation, read.fault)
             with self._lock:
                 if self._generation != generation:
                     return
                 if first:
-                    self._set_state(CameraState.STREAMING, "streaming")
+                    down_s = None if self._down_since is None else time.monotonic() - self._down_since
+                    self._down_since = None
+                    self._set_state(
+                        CameraState.STREAMING, f"streaming again after {down_s:.1f} s down" if down_s else "streaming"
+                    )
                     self._failures_in_a_row = 0
+                    self._backoff_attempt = 0
                     first = False
                 index = self._frames_read
                 self._frames_read += 1
@@ -344,11 +339,11 @@ class CameraReader:
         return result.cause is not DropCause.CLOSED
 
     @contextlib.contextmanager
-    def _in_source(self, generation: int, limit_s: float) -> Iterator[None]:
-        """Marks the span of an open or read, which the watchdog times."""
+    def _in_source(self, generation: int, limit_s: float, since: float | None = None) -> Iterator[None]:
+        """Marks the span of an open or read, which the watchdog times from ``since`` (by default, now)."""
         with self._lock:
             if self._generation == generation:
-                self._in_source_since = time.monotonic()
+                self._in_source_since = time.monotonic() if since is None else since
                 self._in_source_limit_s = limit_s
         try:
             yield
@@ -365,7 +360,8 @@ class CameraReader:
                 return None
             delay = self._register_failure(message, ReconnectReason.ERROR)
         if delay is not None:
-            logger.warning("camera %s: %s; reconnecting in %.2f s", self._id, message, delay)
+            # The message of a source error names the camera already ("camera 'gate': ..."): once is enough.
+            logger.warning("%s; reconnecting in %.2f s", message, delay)
         return delay
 
     def _register_failure(self, message: str, reason: ReconnectReason) -> float | None:
@@ -378,10 +374,13 @@ class CameraReader:
             self.buffer.close()
             return None
         delay = backoff_delay(
-            self._failures_in_a_row, self.settings.backoff_initial_s, self.settings.backoff_max_s, self._rng
+            self._backoff_attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s, self._rng
         )
         self._failures_in_a_row += 1
+        self._backoff_attempt += 1
         self._restarts += 1
+        if self._down_since is None and self._frames_read:  # was up: the outage starts now
+            self._down_since = time.monotonic()
         self._set_state(CameraState.RECONNECTING, message)
         self._observer.on_reconnect(self._id, reason)
         return delay
@@ -396,6 +395,18 @@ class CameraReader:
             self._generation += 1
             self._set_state(CameraState.STOPPED, reason)
         self.buffer.close()
+
+    def _report_fault(self, generation: int, fault: SourceFault | None) -> None:
+        """Counts damaged input; warns once per camera and kind (a looping damaged file would repeat it forever)."""
+        if fault is None or not self._is_current(generation):
+            return
+        with self._lock:
+            self._faults += 1
+            first = fault.kind not in self._warned_faults
+            self._warned_faults.add(fault.kind)
+        level = logging.WARNING if first else logging.DEBUG
+        logger.log(level, "camera %s: %s input: %s", self._id, fault.kind, redact_text(fault.detail))
+        self._observer.on_fault(self._id, str(fault.kind))
 
     def _is_current(self, generation: int) -> bool:
         with self._lock:
@@ -413,4 +424,4 @@ class CameraReader:
         previous = self._machine.transition(state, reason)
         level = logging.INFO if state in (CameraState.STREAMING, CameraState.STOPPED) else logging.DEBUG
         logger.log(level, "camera %s: %s -> %s (%s)", self._id, previous, state, reason)
-        self._observer.on_state(self._id, state)
+        self._observer.on_state(CameraStateChange(self._id, previous, state, reason, time.time()))

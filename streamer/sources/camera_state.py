@@ -15,8 +15,10 @@ from typing import Protocol
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "AvailabilityTracker",
     "CameraObserver",
     "CameraState",
+    "CameraStateChange",
     "CameraStateMachine",
     "CameraStats",
     "InvalidTransitionError",
@@ -46,6 +48,56 @@ ALLOWED_TRANSITIONS: Mapping[CameraState, frozenset[CameraState]] = MappingProxy
     }
 )
 """Every legal state change, in one place. ``connecting -> stopped`` covers a file with no frame or a failed open."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStateChange:
+    """One state change of a camera, as observers receive it.
+
+    Attributes:
+        camera_id: the camera's id.
+        previous: the state it left.
+        state: the state it entered.
+        reason: why (redacted): ``streaming``, an error message, ``ended``, ``stopped`` ...
+        at: wall-clock time (``time.time()``) of the change.
+    """
+
+    camera_id: str
+    previous: CameraState
+    state: CameraState
+    reason: str
+    at: float
+
+
+class AvailabilityTracker:
+    """Tells which state changes are news for a dashboard: a camera came up, went down, or stopped.
+
+    A camera that keeps failing goes ``connecting -> reconnecting`` on every retry; only the first of those (since
+    it last streamed, or since start) is news. Thread-safe: readers of several cameras report here.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._up: dict[str, bool] = {}
+        self._stopped: set[str] = set()
+
+    def is_news(self, change: CameraStateChange) -> bool:
+        """Whether ``change`` changes what was last reported about its camera (and records it)."""
+        if change.state is CameraState.STREAMING:
+            up = True
+        elif change.state in (CameraState.RECONNECTING, CameraState.STOPPED):
+            up = False
+        else:
+            return False
+        with self._lock:
+            if change.state is CameraState.STOPPED:
+                first_stop = change.camera_id not in self._stopped
+                self._stopped.add(change.camera_id)
+                self._up[change.camera_id] = False
+                return first_stop
+            before = self._up.get(change.camera_id)
+            self._up[change.camera_id] = up
+            return before != up
 
 
 class InvalidTransitionError(RuntimeError):
@@ -116,6 +168,7 @@ class CameraStats:
         restarts: reconnects so far (after errors and watchdog restarts).
         last_frame_at: wall-clock time of the last decoded frame, ``None`` before the first.
         last_error: the last error message, redacted, ``None`` if there was none.
+        faults: damaged input seen (a file that ended early, a stream that did not decode).
     """
 
     camera_id: str
@@ -129,6 +182,7 @@ class CameraStats:
     restarts: int
     last_frame_at: float | None
     last_error: str | None
+    faults: int = 0
 
 
 class CameraObserver(Protocol):
@@ -138,8 +192,8 @@ class CameraObserver(Protocol):
     not raise and must not stop or restart the reader. Reading the reader's ``state`` or ``stats`` is fine.
     """
 
-    def on_state(self, camera_id: str, state: CameraState) -> None:
-        """The camera entered ``state``."""
+    def on_state(self, change: CameraStateChange) -> None:
+        """The camera changed state."""
 
     def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
         """A frame was decoded in ``decode_seconds`` (for live sources this includes waiting for it)."""
@@ -153,11 +207,14 @@ class CameraObserver(Protocol):
     def on_reconnect(self, camera_id: str, reason: str) -> None:
         """The camera is reconnecting; ``reason`` is a :class:`ReconnectReason` value."""
 
+    def on_fault(self, camera_id: str, kind: str) -> None:
+        """The camera's input was damaged; ``kind`` is a :class:`~streamer.sources.integrity.FaultKind` value."""
+
 
 class NullObserver:
     """An observer that ignores every event."""
 
-    def on_state(self, camera_id: str, state: CameraState) -> None:
+    def on_state(self, change: CameraStateChange) -> None:
         """Ignored."""
 
     def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
@@ -170,4 +227,7 @@ class NullObserver:
         """Ignored."""
 
     def on_reconnect(self, camera_id: str, reason: str) -> None:
+        """Ignored."""
+
+    def on_fault(self, camera_id: str, kind: str) -> None:
         """Ignored."""

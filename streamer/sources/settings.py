@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from common.paths import RelativeToConfig
 from common.redaction import redact_url
+from common.secrets import SecretUrl
 from streamer.recognize.settings import DetectionScheduleSettings
 
 __all__ = ["CameraSettings", "FullPolicy", "SourceConfigError", "SourceKind", "source_kind"]
@@ -94,8 +94,7 @@ class CameraSettings(BaseModel):
         pattern=r"^[A-Za-z0-9_.\-]+$",
         description="Camera id used in frames, alerts, logs and metric labels (letters, digits, '_', '.', '-').",
     )
-    source: Annotated[str, RelativeToConfig()] = Field(
-        min_length=1,
+    source: Annotated[SecretUrl, RelativeToConfig()] = Field(
         description=(
             "Video file path, rtsp:// or rtsps:// URL, http(s):// MJPEG/HLS URL, or a webcam index ('0') or V4L2 "
             "device ('/dev/video0'). URL credentials are redacted everywhere they could be shown."
@@ -131,13 +130,22 @@ class CameraSettings(BaseModel):
         ),
     )
     rtsp_transport: Literal["tcp", "udp"] = Field(default="tcp", description="RTSP only: RTP transport.")
+    rtsp_analyze_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description=(
+            "RTSP only: seconds of stream FFmpeg examines when opening (its analyzeduration). FFmpeg's default (5) "
+            "made every reconnect take 2 s; raise it for a stream whose video parameters come late."
+        ),
+    )
     open_timeout_s: float = Field(default=10.0, gt=0, description="Seconds to wait for a source to open.")
     read_timeout_s: float = Field(
         default=5.0,
         gt=0,
         description=(
-            "Seconds a single frame read may block. FFmpeg's RTSP reader retries a timed-out read, so a hung RTSP "
-            "camera fails a read after about 3x this; the stall watchdog usually notices first."
+            "Seconds a single frame read may block. On a hung RTSP camera OpenCV returns a late frame or two after "
+            "each timeout before a read fails (about 3x this); the stall watchdog counts such reads as no frame."
         ),
     )
     stall_timeout_s: float = Field(
@@ -157,7 +165,7 @@ class CameraSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> CameraSettings:
-        kind = source_kind(self.source)
+        kind = self.kind
         if kind.is_live and self.loop:
             raise SourceConfigError(f"camera {self.id!r}: loop applies to video files only, not {kind} sources")
         if self.backoff_max_s < self.backoff_initial_s:
@@ -169,13 +177,13 @@ class CameraSettings(BaseModel):
 
     @property
     def kind(self) -> SourceKind:
-        """The source's kind (file, rtsp, http or webcam)."""
-        return source_kind(self.source)
+        """The source's kind (file, rtsp, http or webcam), told from the redacted form: it keeps the scheme."""
+        return source_kind(str(self.source))
 
     @property
     def redacted_source(self) -> str:
-        """The source with credentials replaced by ``***``, safe for logs and errors."""
-        return redact_url(self.source)
+        """The source with credentials replaced by ``***``, safe for logs and errors (its display form)."""
+        return str(self.source)
 
     @property
     def paced(self) -> bool:
@@ -194,7 +202,7 @@ class CameraSettings(BaseModel):
         """The video file of a file source (``file://`` URLs are converted to paths)."""
         if self.kind is not SourceKind.FILE:
             raise SourceConfigError(f"camera {self.id!r}: source is a {self.kind} source, not a file")
-        text = self.source.strip()
+        text = self.source.get_secret_value().strip()  # a file path: opened here
         return Path(text[len("file://") :] if text.lower().startswith("file://") else text).expanduser()
 
     def validate_source(self) -> None:
@@ -207,8 +215,3 @@ class CameraSettings(BaseModel):
             path = self.file_path
             if not path.is_file():
                 raise SourceConfigError(f"camera {self.id!r}: video file not found: {path}")
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        # The repr (and str) of pydantic models lists the fields; show the source redacted.
-        for name, value in super().__repr_args__():
-            yield (name, redact_url(value) if name == "source" and isinstance(value, str) else value)

@@ -12,7 +12,8 @@ import numpy as np
 
 from streamer.sources.backends import SourceEnded, SourceError, SourceFrame
 from streamer.sources.buffers import FrameBufferGroup
-from streamer.sources.camera import CameraReader, CameraState, NullObserver
+from streamer.sources.camera import CameraReader, NullObserver
+from streamer.sources.camera_state import CameraStateChange
 from streamer.sources.settings import CameraSettings
 
 SECRET = "Hunter2-very-secret"
@@ -25,8 +26,9 @@ class RecordingObserver(NullObserver):
         self._lock = threading.Lock()
         self.events: list[tuple[str, str, Any]] = []
 
-    def on_state(self, camera_id: str, state: CameraState) -> None:
-        self._add("state", camera_id, state)
+    def on_state(self, change: CameraStateChange) -> None:
+        self._add("state", change.camera_id, change.state)
+        self._add("change", change.camera_id, change)
 
     def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
         self._add("read", camera_id, decode_seconds)
@@ -39,6 +41,9 @@ class RecordingObserver(NullObserver):
 
     def on_reconnect(self, camera_id: str, reason: str) -> None:
         self._add("reconnect", camera_id, reason)
+
+    def on_fault(self, camera_id: str, kind: str) -> None:
+        self._add("fault", camera_id, kind)
 
     def _add(self, kind: str, camera_id: str, value: Any) -> None:
         with self._lock:

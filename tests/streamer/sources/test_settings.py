@@ -98,7 +98,7 @@ def test_repr_and_str_hide_credentials() -> None:
     for text in (repr(settings), str(settings), settings.redacted_source):
         assert SECRET not in text
     assert "rtsp://***:***@10.0.0.5:554/s?token=***" in repr(settings)
-    assert settings.source.startswith("rtsp://admin:")  # the real value stays usable
+    assert settings.source.get_secret_value().startswith("rtsp://admin:")  # the real value, on request only
 
 
 @pytest.mark.parametrize(
