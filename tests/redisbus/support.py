@@ -70,3 +70,21 @@ class TcpRedis:
     def client(self) -> redis.Redis:
         # No client-side retries: the retry loops under test are the writer's and the consumer's own.
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1, retry=NO_RETRY)
+
+
+class SpoolEvents:
+    """A SpoolObserver that counts what it was told."""
+
+    def __init__(self) -> None:
+        self.spooled: list[str] = []
+        self.replayed: list[str] = []
+        self.dropped: list[tuple[str, str]] = []
+
+    def on_spooled(self, kind: str) -> None:
+        self.spooled.append(kind)
+
+    def on_replayed(self, kind: str) -> None:
+        self.replayed.append(kind)
+
+    def on_dropped(self, kind: str, reason: str) -> None:
+        self.dropped.append((kind, reason))
