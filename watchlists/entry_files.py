@@ -30,9 +30,10 @@ A watchlist file holds a top-level ``entries:`` list (a bare list is accepted to
 
 Every entry names at least one of ``make``, ``model``, ``color``, ``body_type``, ``year`` / ``year_min`` /
 ``year_max`` or ``plate``, and at least one of them without doubt (not in ``uncertain``). An unknown key, a bad
-value or a repeated id stops :func:`load_watchlist` with one line naming the file, the entry (index and id), the
-key and the reason; :func:`collect_entries` instead keeps the valid entries and reports each bad one, so one bad
-entry never unloads the others when a watchlist is reloaded.
+value or a repeated id stops :func:`load_watchlist` with one error naming the file, the entry (index and id), the
+key and the reason; with several bad entries its first line is a summary and a line follows for each, so every
+mistake is reported at once. :func:`collect_entries` instead keeps the valid entries and reports each bad one, so
+one bad entry never unloads the others when a watchlist is reloaded.
 """
 
 from __future__ import annotations
@@ -115,11 +116,12 @@ def collect_entries(data: Any, source: str = "<memory>") -> EntryLoad:
 
 
 def parse_watchlist(data: Any, source: str = "<memory>") -> Watchlist:
-    """A watchlist from parsed YAML: ``{"entries": [...]}`` or a bare list of entry mappings; strict (the first
-    bad entry raises :class:`WatchlistError`)."""
+    """A watchlist from parsed YAML: ``{"entries": [...]}`` or a bare list of entry mappings; strict (any bad
+    entry raises one :class:`WatchlistError` that lists every bad entry, not only the first)."""
     loaded = collect_entries(data, source)
     if loaded.problems:
-        raise WatchlistError(loaded.problems[0].message)
+        total = len(loaded.entries) + len(loaded.problems)
+        raise WatchlistError.invalid_entries(source, loaded.problems, total)
     return loaded.watchlist()
 
 
@@ -152,7 +154,8 @@ def load_watchlist(path: Path) -> Watchlist:
     """Reads and validates a watchlist YAML file, strictly (for the service's start).
 
     Raises:
-        WatchlistError: the file is missing, empty, not YAML, or an entry is invalid (one line saying where).
+        WatchlistError: the file is missing, empty or not YAML (one line saying where), or entries are invalid
+            (every one of them, see :meth:`WatchlistError.invalid_entries`).
     """
     return parse_watchlist(read_watchlist_yaml(path), str(path))
 

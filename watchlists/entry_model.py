@@ -280,7 +280,9 @@ def _describe_error(error: ErrorDetails) -> str:
 
 
 def entry_error_message(exc: ValidationError) -> str:
-    """One line for a failed :class:`WatchlistEntry` validation: the first error (key and reason), and a count."""
-    errors = exc.errors()
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{_describe_error(errors[0])}{more}"
+    """One line for a failed :class:`WatchlistEntry` validation: every error (key and reason), ``; `` between them.
+
+    Every one, not the first and a count: whoever fixes the entry sees all its mistakes at once. (The checks across
+    fields, such as ``year_min`` after ``year_max``, run only once each field is valid on its own.)
+    """
+    return "; ".join(_describe_error(error) for error in exc.errors())

@@ -63,7 +63,14 @@ class LiveMatcher:
     def is_active(self, entry_id: str, now: float) -> bool:
         """Whether the entry is in the current list and not expired at ``now``: the alert gate
         (:class:`watchlists.cooldown.Cooldown` ``active``) asks this, so a match computed before an entry was
-        removed or expired never turns into an alert."""
+        removed or expired never turns into an alert.
+
+        What that promises, exactly: no alert for a frame captured after the swap that removed the entry (the gate
+        runs after the capture), and none for a frame captured at or after its expiry (``now`` is the capture
+        time). An alert that passed the gate just before a swap is for a frame the entry was live for; it is still
+        delivered when that happens after the swap (the publisher's queue, a Redis outage, a replay), because
+        dropping it there would lose a true sighting. Its ``captured_at`` tells a consumer which side it was on.
+        """
         return self._matcher.is_active(entry_id, now)
 
     def unmatchable_fields(self, heads: Mapping[str, Sequence[str]]) -> list[UnmatchableField]:

@@ -99,12 +99,15 @@ class AlertSettings(BaseModel):
     max_pending: int = Field(
         default=10_000,
         ge=1,
-        description="Alerts held in memory while Redis is slow or down; beyond it submit() waits (back-pressure).",
+        description=(
+            "With the spool disabled: alerts held in memory while Redis is slow or down; beyond it submit() waits"
+            " (back-pressure). With the spool (default) alerts wait on disk instead."
+        ),
     )
     submit_timeout_s: float = Field(
         default=5.0,
         ge=0.0,
-        description="How long submit() waits for room when max_pending alerts are queued before refusing the alert.",
+        description="With the spool disabled: how long submit() waits for room in a full memory queue before refusing.",
     )
     retry_initial_s: float = Field(default=0.1, gt=0.0, description="First wait before retrying a failed write.")
     retry_max_s: float = Field(default=5.0, gt=0.0, description="Longest wait between retries (doubling, jittered).")

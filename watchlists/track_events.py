@@ -4,10 +4,12 @@ For consumers that want every vehicle, not only watchlist hits (counting, search
 (``tracking.events.enabled``). Each event says when and where the vehicle was seen, its fused labels and the key
 of its best snapshot (the highest-quality crop of the track, as JPEG, expiring).
 
-Delivery is best effort, unlike alerts: events queue up to ``max_pending`` while Redis is slow or away and are
-retried with backoff; beyond that new events are dropped (counted and logged) instead of slowing the pipeline.
-Per event, in one MULTI/EXEC: ``SET <prefix><event_id> <jpeg> EX ttl`` (when there is a snapshot) and
-``XADD <stream> MAXLEN ~ n * event_id … camera_id … track <json>``.
+Delivery is best effort, unlike alerts: events wait while Redis is slow or away and are retried with backoff, in
+the on-disk spool when the service has one (kept through a restart, but the first records the size cap drops, to
+make room for alerts), else in memory up to ``max_pending``; an event that finds no room is dropped (counted and
+logged) instead of slowing the pipeline. Per event, in one atomic Lua script
+(:func:`redisbus.xadd_once.xadd_once`, at most once per ``event_id``): ``SET <prefix><event_id> <jpeg> EX ttl``
+(when there is a snapshot) and ``XADD <stream> MAXLEN ~ n * event_id … camera_id … track <json>``.
 
 Example of the JSON (one line on the wire)::
 
@@ -32,7 +34,11 @@ from numpy.typing import NDArray
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from classifiers.types import Classification
+from redisbus.backlog import Encoded, SpoolBacklog
+from redisbus.settings import DEFAULT_DEDUP_TTL_S
+from redisbus.spool import Spool
 from redisbus.writer import RedisWriter, WriterClosedError, encode_jpeg
+from redisbus.xadd_once import Snapshot, xadd_once
 from watchlists.alerts import LabelProb, new_alert_id, utc_datetime
 from watchlists.settings import TrackEventSettings
 
@@ -41,6 +47,10 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION: Literal[1] = 1
 STREAM_FIELD_TRACK = "track"
 """Stream entry field holding the event JSON (``event_id`` and ``camera_id`` sit beside it)."""
+SPOOL_KIND = "track"
+STREAM_FIELD_CAMERA = "camera"
+"""Stream entry field holding a :class:`CameraEvent`'s JSON (in place of ``track``)."""
+"""The track events' records in the spool (evicted first when it is full: see :mod:`redisbus.spool`)."""
 
 
 class TrackSummary(BaseModel):
@@ -123,10 +133,40 @@ def build_summary(
     )
 
 
+class CameraEvent(BaseModel):
+    """A camera came up, went down or stopped (schema version 1), on the track events stream beside the summaries.
+
+    Dashboards alert on ``state``: ``reconnecting`` or ``stopped`` is a camera down, ``streaming`` one back up.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Message schema version.")
+    event_id: str = Field(default_factory=new_alert_id, description="Unique, time-sortable id (UUIDv7).")
+    camera_id: str = Field(description="The camera.")
+    state: str = Field(description="State entered: streaming, reconnecting or stopped.")
+    previous: str = Field(description="State left: not_started, connecting, streaming or reconnecting.")
+    reason: str = Field(description="Why, in one line (credentials redacted): an error, 'ended', 'stopped' ...")
+    at: AwareDatetime = Field(description="When the state changed (UTC).")
+
+    @field_validator("at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class _Pending:
     event: TrackSummary
     jpeg: bytes | None
+
+
+def _encode(pending: _Pending) -> Encoded:
+    return Encoded(pending.event.event_id, pending.event.to_json().encode(), pending.jpeg)
+
+
+def _decode(body: bytes, attachment: bytes | None) -> _Pending:
+    return _Pending(TrackSummary.from_json(body), attachment)  # a malformed body raises ValueError (pydantic's)
 
 
 class TrackEventPublisher:
@@ -138,9 +178,25 @@ class TrackEventPublisher:
         >>> publisher.close()  # doctest: +SKIP
     """
 
-    def __init__(self, client: redis.Redis, settings: TrackEventSettings) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        settings: TrackEventSettings,
+        *,
+        spool: Spool | None = None,
+        dedup_ttl_s: int = DEFAULT_DEDUP_TTL_S,
+    ) -> None:
+        """
+        Args:
+            client: the Redis client.
+            settings: stream, trimming, snapshot and retry settings.
+            spool: the on-disk spool events wait in (evictable records); None: in memory (``max_pending``).
+            dedup_ttl_s: seconds Redis remembers a written event id, so a replayed event is not added twice.
+        """
         self.client = client
         self.settings = settings
+        self.dedup_ttl_s = dedup_ttl_s
+        backlog = SpoolBacklog(spool, SPOOL_KIND, _encode, _decode, evictable=True) if spool is not None else None
         self._writer: RedisWriter[_Pending, None] = RedisWriter(
             "track-events",
             "track event",
@@ -149,9 +205,11 @@ class TrackEventPublisher:
             max_pending=settings.max_pending,
             retry_initial_s=settings.retry_initial_s,
             retry_max_s=settings.retry_max_s,
+            backlog=backlog,
         )
         self._lock = threading.Lock()
         self.dropped = 0
+        self._camera_writer: RedisWriter[CameraEvent, object] | None = None  # see submit_camera_event
 
     def start(self) -> TrackEventPublisher:
         self._writer.start()
@@ -159,6 +217,8 @@ class TrackEventPublisher:
 
     def close(self, timeout: float = 5.0) -> int:
         """Writes what is queued for up to ``timeout`` seconds, then stops; returns how many events were lost."""
+        if self._camera_writer is not None:
+            self._camera_writer.close(timeout)
         return self._writer.close(timeout)
 
     def submit(self, event: TrackSummary, crop_bgr: NDArray[np.uint8] | None = None) -> bool:
@@ -177,6 +237,37 @@ class TrackEventPublisher:
             logger.warning("track event for %s/%d dropped: Redis is behind", event.camera_id, event.track_id)
         return queued
 
+    def submit_camera_event(self, event: CameraEvent) -> bool:
+        """Queues a camera state event for the stream (entry fields ``event_id``, ``camera_id``, ``camera``).
+
+        Never waits; False when dropped. The events go through a small writer of their own, in memory, started on
+        first use: a camera's state is news rather than a record to spool, and must not queue behind (or evict)
+        track summaries.
+        """
+        with self._lock:
+            if self._camera_writer is None:
+                settings = self.settings
+                self._camera_writer = RedisWriter(
+                    "camera-events",
+                    "camera event",
+                    lambda e: self.client.xadd(
+                        settings.stream,
+                        {"event_id": e.event_id, "camera_id": e.camera_id, STREAM_FIELD_CAMERA: e.model_dump_json()},
+                        maxlen=settings.stream_maxlen,
+                        approximate=True,
+                    ),
+                    describe=lambda e: f"camera {e.camera_id} {e.state}",
+                    max_pending=settings.max_pending,
+                    retry_initial_s=settings.retry_initial_s,
+                    retry_max_s=settings.retry_max_s,
+                )
+                self._camera_writer.start()
+            writer = self._camera_writer
+        try:
+            return writer.submit(event, timeout=0)
+        except WriterClosedError:
+            return False
+
     @property
     def pending(self) -> int:
         return self._writer.pending
@@ -191,13 +282,15 @@ class TrackEventPublisher:
 
     def _write(self, item: _Pending) -> None:
         event = item.event
-        with self.client.pipeline(transaction=True) as pipe:
-            if item.jpeg is not None and event.best_snapshot_key is not None:
-                pipe.set(event.best_snapshot_key, item.jpeg, ex=self.settings.snapshot_ttl_s)
-            pipe.xadd(
-                self.settings.stream,
-                {"event_id": event.event_id, "camera_id": event.camera_id, STREAM_FIELD_TRACK: event.to_json()},
-                maxlen=self.settings.stream_maxlen,
-                approximate=True,
-            )
-            pipe.execute()
+        snapshot = None
+        if item.jpeg is not None and event.best_snapshot_key is not None:
+            snapshot = Snapshot(event.best_snapshot_key, item.jpeg, self.settings.snapshot_ttl_s)
+        xadd_once(
+            self.client,
+            stream=self.settings.stream,
+            record_id=event.event_id,
+            fields={"event_id": event.event_id, "camera_id": event.camera_id, STREAM_FIELD_TRACK: event.to_json()},
+            maxlen=self.settings.stream_maxlen,
+            dedup_ttl_s=self.dedup_ttl_s,
+            snapshot=snapshot,
+        )

@@ -1,4 +1,5 @@
-"""Watchlist entries and files: valid ones load, every invalid one fails with one line naming where and why."""
+"""Watchlist entries and files: valid ones load; an invalid one fails with one line naming where and why, and a
+file with several invalid entries reports every one at once."""
 
 from __future__ import annotations
 
@@ -93,9 +94,71 @@ def test_unknown_key_lists_the_allowed_ones() -> None:
         parse_watchlist([{"id": "x", "colour": "red"}], "w.yaml")
 
 
-def test_several_errors_are_counted_on_one_line() -> None:
-    with pytest.raises(WatchlistError, match=r"\(and 1 more\)$"):
+def test_every_error_of_an_entry_is_on_its_one_line() -> None:
+    with pytest.raises(WatchlistError) as caught:
         parse_watchlist([{"id": "x", "colour": "red", "year": "soon"}], "w.yaml")
+    text = str(caught.value)
+    assert text.startswith("w.yaml: entry 0 (id 'x'): ")
+    assert "year: Input should be a valid integer" in text
+    assert "unknown key 'colour'" in text
+    assert "\n" not in text
+
+
+SIX_PROBLEMS = """\
+entries:
+  - id: fine
+    make: Honda
+  - id: typo
+    colour: red
+  - make: BMW
+  - id: years
+    year_min: 2020
+    year_max: 2010
+  - id: fine
+    color: blue
+  - just a string
+  - id: two-at-once
+    make: Audi
+    year: soon
+    threshold: 2
+"""
+
+
+def test_every_invalid_entry_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(SIX_PROBLEMS)
+    with pytest.raises(WatchlistError) as caught:
+        load_watchlist(path)
+    error = caught.value
+    assert error.summary == f"{path}: 6 of 7 entries are invalid:"
+    assert [(p.index, p.entry_id) for p in error.problems] == [
+        (1, "typo"),
+        (2, None),
+        (3, "years"),
+        (4, "fine"),
+        (5, None),
+        (6, "two-at-once"),
+    ]
+    # One line each after the summary, naming the entry (index and id), the key and the reason; the file is named
+    # once, in the summary.
+    assert error.details == (
+        "  entry 1 (id 'typo'): unknown key 'colour' (allowed: " + ", ".join(WatchlistEntry.model_fields) + ")",
+        "  entry 2: id: Field required",
+        "  entry 3 (id 'years'): year_min 2020 is after year_max 2010",
+        "  entry 4: id 'fine' is already used by entry 0",
+        "  entry 5 must be a mapping of keys, got str",
+        "  entry 6 (id 'two-at-once'): year: Input should be a valid integer, unable to parse string as an integer; "
+        "threshold: Input should be less than or equal to 1",
+    )
+    assert str(error) == "\n".join((error.summary, *error.details))
+
+
+def test_one_invalid_entry_is_one_line_without_a_summary() -> None:
+    with pytest.raises(WatchlistError) as caught:
+        parse_watchlist([{"id": "a", "make": "BMW"}, {"id": "b", "colour": "red"}], "w.yaml")
+    assert caught.value.summary.startswith("w.yaml: entry 1 (id 'b'): unknown key 'colour'")
+    assert caught.value.details == ()
+    assert [p.entry_id for p in caught.value.problems] == ["b"]
 
 
 def test_error_names_the_entry_index_further_down() -> None:

@@ -210,7 +210,7 @@ def test_a_bug_drops_one_alert_not_the_publisher(redis_client: redis.Redis, monk
     write = AlertPublisher._write
     poisoned = make_alert("poisoned")
 
-    def buggy(self: AlertPublisher, item: Any) -> Alert:
+    def buggy(self: AlertPublisher, item: Any) -> Alert | None:
         if item.alert.alert_id == poisoned.alert_id:
             raise TypeError("a bug")
         return write(self, item)
