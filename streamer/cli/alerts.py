@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from streamer.cli.connection import connect_redis, read_sections, redis_option
+from streamer.cli.connection import client_settings, connect_redis, redis_options
 from streamer.cli.errors import clear_errors
 from streamer.cli.signals import on_signals
 
@@ -36,24 +36,30 @@ def alerts() -> None:
 @click.option(
     "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help="Config file (redis/alerts)."
 )
-@redis_option
+@redis_options
 @click.option(
     "--group", default="vehiclewatch-tail", show_default=True, help="Consumer group (tails in one group share)."
 )
 @click.option("--from-start", is_flag=True, help="For a new group: also print the alerts already in the stream.")
 @click.option("--json", "as_json", is_flag=True, help="Print each alert's full JSON.")
-def tail(config_path: Path | None, redis_url: str | None, group: str, from_start: bool, as_json: bool) -> None:
+def tail(
+    config_path: Path | None,
+    redis_url: str | None,
+    embedded_redis_port: int | None,
+    group: str,
+    from_start: bool,
+    as_json: bool,
+) -> None:
     """Print alerts as they arrive (a consumer group: each alert acknowledged after printing)."""
     from streamer.service.config import configure_logging
     from watchlists.alerts import Alert
     from watchlists.consumer import AlertConsumer
-    from watchlists.settings import AlertSettings
 
     configure_logging("WARNING")
     with clear_errors():
-        sections = read_sections(config_path)
-        alert_settings = AlertSettings(**sections.get("alerts", {}))
-        connection = connect_redis(sections, redis_url)
+        settings = client_settings(config_path, redis_url, embedded_redis_port)
+        alert_settings = settings.alerts
+        connection = connect_redis(settings)
     stop = threading.Event()
     on_signals(stop.set)
 

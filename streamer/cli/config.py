@@ -24,7 +24,8 @@ def config_check(path: Path) -> None:
 
     with clear_errors():
         settings = load_settings(path)
-    # Secret fields are SecretStr already; credentials inside URLs (camera sources, redis.url) are hidden here.
+    # Secret values (camera sources, redis.url, passwords: common.secrets) dump in their redacted form by type;
+    # redact_text is the second line of defence, for a URL-valued setting someone forgot to type as a secret.
     click.echo(redact_text(json.dumps(settings.model_dump(mode="json"), indent=2)))
 
 

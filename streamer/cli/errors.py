@@ -9,6 +9,8 @@ Exit status:
   Redis, a tool command without the ``tools`` extra, an id that is not stored, entries that failed validation.
   The last line on stderr is ``vehiclewatch: error: ...`` (credentials redacted); a command that did the valid
   part of its work (``watchlist import`` of a file with some invalid entries) lists each problem before that line.
+  The one exception: a watchlist refused for several invalid entries (by any command, or by the service's start)
+  makes that line a summary and lists every entry after it, one indented line each (index, id, key, reason).
   click's own usage errors (an unknown option, a missing argument) also exit 2, with click's usage text.
 * **130** — stopped by a second Ctrl-C / SIGTERM without draining.
 
@@ -28,6 +30,7 @@ from typing import NoReturn
 import click
 
 from common.redaction import redact_text
+from watchlists.entry_errors import WatchlistError
 
 BAD_INPUT = 2
 """Exit status of every refusal of bad input."""
@@ -51,6 +54,15 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
+def refusal(exc: BaseException) -> str:
+    """What a refusal says: the error's first line; for a watchlist with several invalid entries (raised as is, or
+    wrapped by the service's start), that summary and then the line of every invalid entry, so all are fixed at once.
+    """
+    listed = exc if isinstance(exc, WatchlistError) else exc.__cause__
+    details = listed.details if isinstance(listed, WatchlistError) else ()
+    return "\n".join((first_line(exc), *details))
+
+
 @contextmanager
 def clear_errors() -> Iterator[None]:
     """Turns the expected errors of bad input into :func:`fail` (one line, exit 2); anything else propagates."""
@@ -61,13 +73,13 @@ def clear_errors() -> Iterator[None]:
     except click.ClickException as exc:
         fail(exc.format_message())
     except ValueError as exc:
-        fail(first_line(exc))
+        fail(refusal(exc))
     except RuntimeError as exc:
         from streamer.service.wiring import StartupError  # imported here: it loads the whole service
 
         if not isinstance(exc, StartupError):
             raise
-        fail(first_line(exc))
+        fail(refusal(exc))
 
 
 def missing_tool(exc: ImportError) -> str | None:

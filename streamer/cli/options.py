@@ -1,5 +1,5 @@
-"""The model options several commands share (``--models``, ``--detector``, ``--classifier``,
-``--color-recognizer``), declared once so their names, types and help read the same everywhere."""
+"""The options several commands share (``--models``, ``--detector``, ``--classifier``, ``--color-recognizer``,
+``--embedded-redis-port``), declared once so their names, types and help read the same everywhere."""
 
 from __future__ import annotations
 
@@ -32,4 +32,13 @@ classifier_option = click.option(
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
     help="Classifier ONNX file; repeat for several (overrides --models).",
+)
+embedded_redis_port_option = click.option(
+    "--embedded-redis-port",
+    type=click.IntRange(0, 65535),
+    help=(
+        "TCP port of the embedded Redis on 127.0.0.1, used when no Redis URL is set: `run` starts it there and the "
+        "client commands (alerts tail, watchlist) connect to it; 0: unix socket only "
+        "(default 6390, env VEHICLEWATCH_REDIS__EMBEDDED_PORT)."
+    ),
 )

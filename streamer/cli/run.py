@@ -14,7 +14,13 @@ import click
 from streamer.cli.alerts import alert_line
 from streamer.cli.defaults import model_overrides
 from streamer.cli.errors import INTERRUPTED, clear_errors
-from streamer.cli.options import classifier_option, color_recognizer_option, detector_option, models_option
+from streamer.cli.options import (
+    classifier_option,
+    color_recognizer_option,
+    detector_option,
+    embedded_redis_port_option,
+    models_option,
+)
 from streamer.cli.signals import on_signals
 
 if TYPE_CHECKING:
@@ -28,6 +34,7 @@ def run_overrides(
     detect_fps: float | None,
     redis_url: str | None,
     metrics_port: int | None,
+    embedded_redis_port: int | None = None,
 ) -> dict[str, Any]:
     """Settings from `run`'s own flags: one camera per ``--source`` (``cam1``, ``cam2`` ...) and the rest."""
     out: dict[str, Any] = {}
@@ -44,7 +51,9 @@ def run_overrides(
     if watchlist is not None:
         out["watchlist"] = {"path": str(watchlist)}
     if redis_url is not None:
-        out["redis"] = {"url": redis_url}
+        out.setdefault("redis", {})["url"] = redis_url
+    if embedded_redis_port is not None:
+        out.setdefault("redis", {})["embedded_port"] = embedded_redis_port
     if metrics_port is not None:
         out["metrics"] = {"port": metrics_port}
     return out
@@ -66,7 +75,8 @@ def print_alert(alert: Any) -> None:
 @color_recognizer_option
 @click.option("--loop", is_flag=True, help="Loop video files (with --source) until stopped.")
 @click.option("--detect-fps", type=float, help="Frames per second sent to the detector per camera (with --source).")
-@click.option("--redis-url", help="Redis URL (default: start an embedded Redis).")
+@click.option("--redis-url", help="Redis URL (default: start an embedded Redis); env VEHICLEWATCH_REDIS__URL.")
+@embedded_redis_port_option
 @click.option("--metrics-port", type=int, help="Prometheus port (default 9108).")
 @click.option("--quiet", is_flag=True, help="Do not print alerts as they are published.")
 def run(
@@ -80,6 +90,7 @@ def run(
     loop: bool,
     detect_fps: float | None,
     redis_url: str | None,
+    embedded_redis_port: int | None,
     metrics_port: int | None,
     quiet: bool,
 ) -> None:
@@ -91,7 +102,7 @@ def run(
     from streamer.service.wiring import Service
 
     overrides = model_overrides(models, detector, classifiers, color_recognizer)
-    overrides.update(run_overrides(sources, watchlist, loop, detect_fps, redis_url, metrics_port))
+    overrides.update(run_overrides(sources, watchlist, loop, detect_fps, redis_url, metrics_port, embedded_redis_port))
     with clear_errors():
         settings = load_settings(config_path, overrides)
     configure_logging(settings.log_level)

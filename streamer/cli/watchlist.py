@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from streamer.cli.connection import connect_redis, read_sections, redis_option
+from streamer.cli.connection import client_settings, connect_redis, redis_options
 from streamer.cli.defaults import MODELS_ENV, default_models_dir
 from streamer.cli.errors import clear_errors, fail
 from streamer.cli.watchlist_calibrate import calibrate
@@ -103,15 +103,14 @@ _config_option = click.option(
 
 
 @contextmanager
-def _store(config_path: Path | None, redis_url: str | None) -> Iterator[Any]:
+def _store(config_path: Path | None, redis_url: str | None, embedded_redis_port: int | None) -> Iterator[Any]:
     """The Redis entry store named by the config (or the defaults), connected; closed afterwards."""
-    from watchlists.settings import WatchlistSettings
     from watchlists.store import EntryStore
 
     with clear_errors():
-        sections = read_sections(config_path)
-        watchlist_settings = WatchlistSettings(**sections.get("watchlist", {}))
-        connection = connect_redis(sections, redis_url)
+        settings = client_settings(config_path, redis_url, embedded_redis_port)
+        watchlist_settings = settings.watchlist
+        connection = connect_redis(settings)
     try:
         yield EntryStore(connection.client, watchlist_settings.redis_key, watchlist_settings.redis_channel)
     finally:
@@ -205,7 +204,7 @@ def _extra_fields(
 @_models_option
 @_classifier_option
 @_config_option
-@redis_option
+@redis_options
 def add(
     text: str,
     entry_id: str | None,
@@ -219,6 +218,7 @@ def add(
     classifiers: tuple[Path, ...],
     config_path: Path | None,
     redis_url: str | None,
+    embedded_redis_port: int | None,
 ) -> None:
     """Parse the alert description TEXT into an entry and store it in Redis (all workers pick it up)."""
     from watchlists.parser import describe, parse_description
@@ -227,7 +227,7 @@ def add(
         parsed = parse_description(text, _vocabulary(models, classifiers))
         entry = parsed.to_entry(entry_id, **_extra_fields(priority, source, expires, threshold, sets))
         entry = entry.model_copy(update={"created_at": entry.created_at or datetime.now(UTC).replace(microsecond=0)})
-    with _store(config_path, redis_url) as store, clear_errors():
+    with _store(config_path, redis_url, embedded_redis_port) as store, clear_errors():
         revision = store.put(entry, replace=replace)
     click.echo(describe(parsed))
     click.echo(f"added {entry.id} (revision {revision}): {entry.summary()}")
@@ -236,10 +236,12 @@ def add(
 @watchlist.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @_config_option
-@redis_option
-def list_entries(as_json: bool, config_path: Path | None, redis_url: str | None) -> None:
+@redis_options
+def list_entries(
+    as_json: bool, config_path: Path | None, redis_url: str | None, embedded_redis_port: int | None
+) -> None:
     """List the entries stored in Redis (expired ones are marked; they no longer match)."""
-    with _store(config_path, redis_url) as store:
+    with _store(config_path, redis_url, embedded_redis_port) as store:
         snapshot = store.load()
     if as_json:
         rows = [entry.model_dump(mode="json") for entry in snapshot.entries]
@@ -256,10 +258,12 @@ def list_entries(as_json: bool, config_path: Path | None, redis_url: str | None)
 @watchlist.command()
 @click.argument("ids", nargs=-1, required=True)
 @_config_option
-@redis_option
-def remove(ids: tuple[str, ...], config_path: Path | None, redis_url: str | None) -> None:
+@redis_options
+def remove(
+    ids: tuple[str, ...], config_path: Path | None, redis_url: str | None, embedded_redis_port: int | None
+) -> None:
     """Remove entries by id; exit status 2 if some id was not stored (the others are removed)."""
-    with _store(config_path, redis_url) as store:
+    with _store(config_path, redis_url, embedded_redis_port) as store:
         removed = store.remove(ids)
     for entry_id in removed:
         click.echo(f"removed {entry_id}")
@@ -276,7 +280,7 @@ def remove(ids: tuple[str, ...], config_path: Path | None, redis_url: str | None
 @click.option("--threshold", type=float, help="New threshold.")
 @click.option("--set", "sets", multiple=True, help="key=value for any entry field (repeat); key= clears it.")
 @_config_option
-@redis_option
+@redis_options
 def update(
     entry_id: str,
     priority: str | None,
@@ -286,6 +290,7 @@ def update(
     sets: tuple[str, ...],
     config_path: Path | None,
     redis_url: str | None,
+    embedded_redis_port: int | None,
 ) -> None:
     """Change fields of a stored entry (validated as a whole before it is written)."""
     from pydantic import ValidationError
@@ -299,7 +304,7 @@ def update(
         changes["expires_at"] = None
     if not changes:
         fail("nothing to update: give --priority, --source, --expires, --threshold or --set")
-    with _store(config_path, redis_url) as store, clear_errors():
+    with _store(config_path, redis_url, embedded_redis_port) as store, clear_errors():
         current = store.get(entry_id)
         if current is None:
             raise WatchlistError(f"watchlist entry {entry_id!r} is not stored in {store.source}")
@@ -321,7 +326,7 @@ def update(
 @_models_option
 @_classifier_option
 @_config_option
-@redis_option
+@redis_options
 def import_entries(
     path: Path,
     replace: bool,
@@ -332,6 +337,7 @@ def import_entries(
     classifiers: tuple[Path, ...],
     config_path: Path | None,
     redis_url: str | None,
+    embedded_redis_port: int | None,
 ) -> None:
     """Store the entries of PATH in Redis: a watchlist YAML file, or a text file of alert descriptions (one per
     line, optionally 'id: description'). Valid entries are stored even when others are invalid; each invalid one
@@ -359,7 +365,7 @@ def import_entries(
         for entry in entries:
             click.echo(f"would store {entry.id}: {entry.summary()}")
     elif entries:
-        with _store(config_path, redis_url) as store, clear_errors():
+        with _store(config_path, redis_url, embedded_redis_port) as store, clear_errors():
             revision = store.put_many(entries, replace=replace)
         click.echo(f"stored {len(entries)} entries (revision {revision})")
     if problems:

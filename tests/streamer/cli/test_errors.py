@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from streamer.cli.errors import BAD_INPUT, clear_errors, fail, needs_tools
 from streamer.service.wiring import StartupError
+from watchlists.entry_errors import EntryProblem, WatchlistError
 
 
 def _command(raise_: BaseException) -> click.Command:
@@ -66,3 +67,21 @@ def test_fail_exits_2_with_one_line() -> None:
     with pytest.raises(SystemExit) as exited:
         fail("no detector")
     assert exited.value.code == BAD_INPUT
+
+
+def test_a_watchlist_refused_for_several_entries_lists_each_under_the_summary() -> None:
+    problems = [EntryProblem("w.yaml", i, None, f"w.yaml: entry {i}: id: Field required") for i in (0, 3)]
+    error = WatchlistError.invalid_entries("w.yaml", problems, total=4)
+    expected = "vehiclewatch: error: w.yaml: 2 of 4 entries are invalid:\n  entry 0: id: Field required\n  entry 3: "
+    for raised in (error, _wrapped(error)):
+        result = CliRunner().invoke(_command(raised))
+        assert result.exit_code == BAD_INPUT
+        assert result.output == expected + "id: Field required\n"
+
+
+def _wrapped(error: WatchlistError) -> StartupError:
+    """The error as the service's start raises it: its first line, the watchlist error as the cause."""
+    try:
+        raise StartupError(error.summary) from error
+    except StartupError as startup:
+        return startup

@@ -53,6 +53,34 @@ def test_run_with_missing_model_file_fails_at_start(runner: CliRunner, tmp_path:
     assert "gone.onnx" in result.output
 
 
+def test_a_watchlist_with_several_invalid_entries_lists_every_one_under_one_error(
+    runner: CliRunner, tmp_path: Path, redis_url: str
+) -> None:
+    scene = make_scene(tmp_path, frames=2)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "entries:\n"
+        "  - {id: a, colour: red}\n"
+        "  - {id: b, make: BMW}\n"
+        "  - {make: Audi}\n"
+        "  - {id: d, year_min: 2020, year_max: 2010}\n"
+        "  - {id: e, year: soon, plate: '#'}\n"
+    )
+    args = ["run", "--source", str(scene.video), "--detector", str(scene.detector), "--watchlist", str(bad)]
+    result = runner.invoke(main, [*args, "--redis-url", redis_url])
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"vehiclewatch: error: {bad}: 4 of 5 entries are invalid:"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "  entry 0 (id 'a')",
+        "  entry 2",
+        "  entry 3 (id 'd')",
+        "  entry 4 (id 'e')",
+    ]
+    assert "year: " in lines[4]
+    assert "plate: " in lines[4]
+
+
 def test_run_publishes_alerts_that_alerts_tail_prints(
     runner: CliRunner, tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
