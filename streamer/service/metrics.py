@@ -27,6 +27,7 @@ class Metrics:
         self._camera_metrics(self.registry)
         self._stage_metrics(self.registry)
         self._tracking_metrics(self.registry)
+        self._delivery_metrics(self.registry)
 
     def _camera_metrics(self, r: CollectorRegistry) -> None:
         self.frames_read = Counter(
@@ -66,6 +67,18 @@ class Metrics:
             "vehiclewatch_camera_state",
             "1 for the camera's current state, 0 for the others",
             ["camera", "state"],
+            registry=r,
+        )
+        self.camera_state_changes = Counter(
+            "vehiclewatch_camera_state_changes_total",
+            "Camera state changes, by the state entered (alert on reconnecting/stopped rising)",
+            ["camera", "state"],
+            registry=r,
+        )
+        self.source_faults = Counter(
+            "vehiclewatch_source_faults_total",
+            "Damaged input, by kind (truncated: a file ended before its declared length; undecodable)",
+            ["camera", "fault"],
             registry=r,
         )
 
@@ -156,12 +169,43 @@ class Metrics:
             registry=r,
         )
 
+    def _delivery_metrics(self, r: CollectorRegistry) -> None:
+        # The on-disk spool (redisbus.spool) by record kind: alert, track.
+        self.spooled = Counter(
+            "vehiclewatch_spooled_total", "Records written to the on-disk spool, by kind", ["kind"], registry=r
+        )
+        self.spool_replayed = Counter(
+            "vehiclewatch_spool_replayed_total",
+            "Spooled records of an earlier run (restart, crash) delivered to Redis, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.spool_dropped = Counter(
+            "vehiclewatch_spool_dropped_total",
+            "Records the spool dropped, by kind and reason (full: size cap; error: the disk failed)",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.spool_pending = Gauge(
+            "vehiclewatch_spool_pending", "Records in the spool, not yet in Redis, by kind", ["kind"], registry=r
+        )
+        self.spool_bytes = Gauge(
+            "vehiclewatch_spool_bytes", "Bytes of the spooled records (the cap counts these)", registry=r
+        )
+        self.alerts_deliverable = Gauge(
+            "vehiclewatch_alerts_deliverable",
+            "1 while Redis takes alert writes, 0 while it does not (alerts wait in the spool or in memory)",
+            registry=r,
+        )
+
     def declare_camera(self, camera: str) -> None:
         """Creates a camera's series at zero, so dashboards see it before its first frame."""
         self.frames_read.labels(camera)
         self.frames_skipped.labels(camera)
         self.frames_detected.labels(camera)
         self.reconnects.labels(camera)
+        for fault in ("truncated", "undecodable"):
+            self.source_faults.labels(camera, fault)
         self.crops_detected.labels(camera)
         self.active_tracks.labels(camera).set(0)
         self.stream_up.labels(camera).set(0)

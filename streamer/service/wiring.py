@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
@@ -20,15 +21,18 @@ from common.redaction import redact_text
 from detectors.registry import open_detector
 from detectors.runtime import ModelLoadError
 from redisbus.connection import RedisConnection, RedisConnectionError, connect
+from redisbus.spool import Spool, SpoolError
 from streamer.recognize.detect_gate import DetectionGates
 from streamer.recognize.flow import Recognizer
 from streamer.recognize.pipeline import Pipeline
 from streamer.service.config import ServiceSettings
+from streamer.service.delivery import delivery_problems, open_spool, watch_delivery
 from streamer.service.http_server import Health, MetricsServer
 from streamer.service.metrics import Metrics
 from streamer.sources.backends import SourceEnded, SourceError, SourceFatalError, open_source
 from streamer.sources.buffers import FrameBufferGroup
-from streamer.sources.camera import CameraReader, CameraState
+from streamer.sources.camera import CameraReader
+from streamer.sources.camera_state import AvailabilityTracker, CameraStateChange
 from streamer.sources.settings import SourceConfigError
 from streamer.sources.watchdog import CameraWatchdog
 from watchlists.alerts import Alert
@@ -39,7 +43,7 @@ from watchlists.live import LiveMatcher
 from watchlists.matching import Matcher
 from watchlists.publisher import AlertPublisher
 from watchlists.reload import WatchlistReloader, start_live_watchlist
-from watchlists.track_events import TrackEventPublisher
+from watchlists.track_events import CameraEvent, TrackEventPublisher
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +52,39 @@ class StartupError(RuntimeError):
     """The service cannot start; the message is one line for the operator."""
 
 
+def _camera_message(camera_id: str, shown_source: str, error: Exception) -> str:
+    """A source error as one line that names the camera once: the sources' messages start with "camera 'id':"
+    and name the (redacted) source themselves; any other message gets both put in front."""
+    reason = redact_text(str(error)) or type(error).__name__
+    if reason.startswith(f"camera {camera_id!r}:"):
+        return reason
+    return f"camera {camera_id!r}: cannot read {shown_source}: {reason}"
+
+
 class _CameraMetrics:
-    """Camera reader events → Prometheus."""
+    """Camera reader events → Prometheus, and a camera coming up or going down → the track events stream."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, events: TrackEventPublisher | None = None) -> None:
         self.m = metrics
+        self.events = events
+        self.availability = AvailabilityTracker()
 
-    def on_state(self, camera_id: str, state: CameraState) -> None:
-        self.m.set_camera_state(camera_id, str(state))
+    def on_state(self, change: CameraStateChange) -> None:
+        self.m.set_camera_state(change.camera_id, str(change.state))
+        self.m.camera_state_changes.labels(change.camera_id, str(change.state)).inc()
+        if self.events is not None and self.availability.is_news(change):
+            self.events.submit_camera_event(
+                CameraEvent(
+                    camera_id=change.camera_id,
+                    state=str(change.state),
+                    previous=str(change.previous),
+                    reason=change.reason,
+                    at=datetime.fromtimestamp(change.at, UTC),
+                )
+            )
+
+    def on_fault(self, camera_id: str, kind: str) -> None:
+        self.m.source_faults.labels(camera_id, kind).inc()
 
     def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
         self.m.frames_read.labels(camera_id).inc()
@@ -112,6 +141,7 @@ class Service:
         self.frames = FrameBufferGroup()
         self.readers: list[CameraReader] = []
         self.redis: RedisConnection | None = None
+        self.spool: Spool | None = None
         self.publisher: AlertPublisher | None = None
         self.track_events: TrackEventPublisher | None = None
         self.pipeline: Pipeline | None = None
@@ -131,7 +161,15 @@ class Service:
         except StartupError:
             self.stop()
             raise
-        except (ModelLoadError, WatchlistError, SourceConfigError, RedisConnectionError, OSError, ValueError) as exc:
+        except (
+            ModelLoadError,
+            WatchlistError,
+            SourceConfigError,
+            RedisConnectionError,
+            SpoolError,
+            OSError,
+            ValueError,
+        ) as exc:
             self.stop()
             raise StartupError(redact_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
 
@@ -153,7 +191,16 @@ class Service:
             log.info("metrics on http://%s:%d/metrics (health: /healthz, /readyz)", s.metrics.host, self.http.port)
         self.redis = connect(s.redis)
         log.info("alerts go to %s stream %r", self.redis.display_url, s.alerts.stream)
-        self.publisher = AlertPublisher(self.redis.client, s.alerts, _PublishMetrics(self.metrics, self.on_alert))
+        # Alerts (and track events) spooled by an earlier run are replayed as soon as their publisher starts.
+        self.spool = open_spool(s.redis, self.metrics)
+        self.publisher = AlertPublisher(
+            self.redis.client,
+            s.alerts,
+            _PublishMetrics(self.metrics, self.on_alert),
+            spool=self.spool,
+            dedup_ttl_s=s.redis.spool.dedup_ttl_s,
+        )
+        watch_delivery(self.metrics, self.publisher)
         self.publisher.start()
 
         # The live watchlist (file + Redis-managed entries, reloaded while running) replaces the start-up matcher;
@@ -169,7 +216,9 @@ class Service:
             matcher, self.watchlist_reloader = live
         cooldown = Cooldown(s.watchlist.cooldown_s, active=matcher.is_active if matcher is not None else None)
         if s.tracking.enabled and s.tracking.events.enabled:
-            self.track_events = TrackEventPublisher(self.redis.client, s.tracking.events).start()
+            self.track_events = TrackEventPublisher(
+                self.redis.client, s.tracking.events, spool=self.spool, dedup_ttl_s=s.redis.spool.dedup_ttl_s
+            ).start()
             log.info("track summaries go to stream %r", s.tracking.events.stream)
         recognizer = Recognizer(
             bank,
@@ -193,7 +242,7 @@ class Service:
             gates=DetectionGates({camera.id: camera.detection for camera in s.cameras}),
         )
         # Buffers exist before the pipeline starts: an empty group reads as "all sources ended".
-        camera_metrics = _CameraMetrics(self.metrics)
+        camera_metrics = _CameraMetrics(self.metrics, self.track_events)
         for camera in s.cameras:
             self.metrics.declare_camera(camera.id)
             buffer = self.frames.add_buffer(camera.id, camera.buffer_size, camera.effective_full_policy)
@@ -231,8 +280,7 @@ class Service:
                 finally:
                     source.release()
             except (SourceError, SourceFatalError, SourceEnded) as exc:
-                reason = redact_text(str(exc)) or type(exc).__name__
-                raise StartupError(f"camera {camera.id}: cannot read {camera.redacted_source}: {reason}") from exc
+                raise StartupError(_camera_message(camera.id, camera.redacted_source, exc)) from exc
 
     # --- run -----------------------------------------------------------------------------------------------------
 
@@ -250,8 +298,9 @@ class Service:
         detail: dict[str, object] = {}
         if self.publisher is not None:
             detail["alerts_pending"] = self.publisher.pending
+            detail["alerts_deliverable"] = self.publisher.deliverable
         ready = self._ready and not self._stopped.is_set()
-        return Health(ready=ready, cameras=cameras, detail=detail)
+        return Health(ready=ready, cameras=cameras, detail=detail, degraded=delivery_problems(self.publisher))
 
     # --- stop ----------------------------------------------------------------------------------------------------
 
@@ -278,6 +327,8 @@ class Service:
             lost = self.publisher.close(timeout=drain_timeout_s)
             if lost:
                 log.error("%d alert(s) could not be published before shutdown", lost)
+        if self.spool is not None:
+            self.spool.close()  # what is left in it is replayed at the next start
         if self.redis is not None:
             self.redis.close()
         if self.http is not None:

