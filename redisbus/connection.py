@@ -28,6 +28,7 @@ from redis.retry import Retry
 
 from common.redaction import redact_text, redact_url
 from redisbus.data_dir import embedded_redis_dir
+from redisbus.embedded_owner import forget_owner, record_owner, stop_leftover
 from redisbus.settings import RedisSettings
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class RedisConnection:
     _server: Any = field(default=None, repr=False)
     _temp_dir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     _persist: bool = field(default=False, repr=False)
+    _port: int = field(default=0, repr=False)
 
     def __repr__(self) -> str:
         kind = "embedded" if self.embedded else "external"
@@ -74,6 +76,7 @@ class RedisConnection:
         if self._server is not None:
             server, self._server = self._server, None
             _stop_embedded(server, save=self._persist)
+            forget_owner(self._port)
         self.client.close()
         if self._temp_dir is not None:
             self._temp_dir.cleanup()
@@ -186,6 +189,7 @@ def _start_embedded(settings: RedisSettings, password: str | None) -> RedisConne
         ) from None
     port = settings.embedded_port
     if port:
+        stop_leftover(port)  # a server a killed run left behind would hold the port (and the data directory)
         _check_port_free(port)
     temp_dir = None
     if not settings.embedded_persist:
@@ -230,8 +234,12 @@ def _start_embedded(settings: RedisSettings, password: str | None) -> RedisConne
             logger.info("embedded Redis data in %s: switched from snapshot only to an append-only file", directory)
         except redis.RedisError as exc:
             logger.warning("embedded Redis keeps snapshots only (turning on the append-only file failed: %s)", exc)
+    if server.pid:
+        record_owner(port, server.pid)
     logger.info("started the embedded Redis at %s (data in %s)", shown, directory)
-    return RedisConnection(server, shown, embedded=True, _server=server, _temp_dir=temp_dir, _persist=temp_dir is None)
+    return RedisConnection(
+        server, shown, embedded=True, _server=server, _temp_dir=temp_dir, _persist=temp_dir is None, _port=port
+    )
 
 
 def _has_snapshot_only(directory: Path) -> bool:
