@@ -72,8 +72,8 @@ def test_looping_file_wraps(video: Path) -> None:
     assert reads[0].image.shape == (48, 64, 3)
 
 
-@pytest.mark.parametrize(("pace", "min_s", "max_s"), [(True, 0.4, 0.8), (False, 0.0, 0.3)])
-def test_pacing(video: Path, pace: bool, min_s: float, max_s: float) -> None:
+@pytest.mark.parametrize("pace", [True, False])
+def test_pacing(video: Path, pace: bool) -> None:
     source = open_source(_settings(video, pace=pace))
     started = time.monotonic()
     try:
@@ -82,7 +82,8 @@ def test_pacing(video: Path, pace: bool, min_s: float, max_s: float) -> None:
         source.release()
     elapsed = time.monotonic() - started
     assert len(frames) == 10
-    assert min_s <= elapsed < max_s  # 10 frames at 20 fps span 0.45 s of file time
+    # 10 frames at 20 fps span 0.45 s of file time; unpaced, ten 64x48 frames decode in milliseconds.
+    assert elapsed >= 0.4 if pace else elapsed < 0.4
 
 
 @pytest.mark.shared
@@ -121,8 +122,8 @@ def test_unreachable_live_source_is_retryable_and_redacted(url: str, caplog: pyt
     source_url = url.format(secret=SECRET, port=free_port())
     started = time.monotonic()
     with pytest.raises(SourceError) as caught:
-        open_source(_settings(source_url, open_timeout_s=2.0))
-    assert time.monotonic() - started < 3.0
+        open_source(_settings(source_url, open_timeout_s=30.0))
+    assert time.monotonic() - started < 15.0  # refused at once, not waited out
     assert "cannot open" in str(caught.value)
     assert "***:***@127.0.0.1" in str(caught.value)
     assert SECRET not in str(caught.value)

@@ -73,7 +73,7 @@ def test_watchdog_abandons_a_hung_open(readers: list[CameraReader]) -> None:
         wait_until(lambda: reader.state is S.STREAMING, what="streaming from the second connection")
     finally:
         watchdog.stop()
-    assert 0.4 <= time.monotonic() - started < 2.0
+    assert time.monotonic() - started >= 0.4  # not before the stall timeout (the upper bound: wait_until's)
     assert observer.of("reconnect") == ["stalled"]
     assert observer.of("state")[:2] == [S.CONNECTING, S.RECONNECTING]
     factory.unblock.set()  # the hung open finally returns, to a thread that is no longer current
