@@ -31,7 +31,7 @@ from watchlists.cooldown import Cooldown
 from watchlists.live import LiveMatcher
 from watchlists.matching import Matcher
 from watchlists.publisher import STREAM_FIELD_ALERT
-from watchlists.track_events import STREAM_FIELD_TRACK, TrackSummary
+from watchlists.track_events import STREAM_FIELD_CAMERA, STREAM_FIELD_TRACK, TrackSummary
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +242,10 @@ def test_service_with_tracking_alerts_once_and_publishes_the_track(
     assert alert.snapshot_key is not None
     assert redis_client.exists(alert.snapshot_key)
 
-    (fields,) = stream_fields(redis_client, "test:tracks")
+    # The camera's own state changes (streaming, then stopped at the clip's end) share the stream.
+    entries = stream_fields(redis_client, "test:tracks")
+    (fields,) = [entry for entry in entries if STREAM_FIELD_TRACK.encode() in entry]
+    assert all(STREAM_FIELD_CAMERA.encode() in entry for entry in entries if entry is not fields)
     event = TrackSummary.from_json(fields[STREAM_FIELD_TRACK.encode()])
     assert event.track_id == alert.track_id
     assert event.alerted_entries == ["red-car"]
