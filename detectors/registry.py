@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from common.plugins import PluginRegistry, PluginSettings
@@ -24,22 +24,27 @@ if TYPE_CHECKING:
 
 __all__ = ["DETECTORS", "open_detector"]
 
-DETECTORS: PluginRegistry[Callable[[Any], Detector]] = PluginRegistry("detector")
-"""Detector type → factory opening it from its settings (an instance of the settings class of that type)."""
+FrameSizes = Sequence[tuple[int, int]]
+"""The (height, width) of the frames a detector will see, where known (the cameras'): it may size its input to
+them. Empty when unknown."""
+
+DETECTORS: PluginRegistry[Callable[[Any, FrameSizes], Detector]] = PluginRegistry("detector")
+"""Detector type → factory opening it from its settings (an instance of the settings class of that type) and the
+frame sizes."""
 
 
 @DETECTORS.plugin("yolo")
-def _open_yolo(settings: DetectorSettings) -> Detector:
+def _open_yolo(settings: DetectorSettings, frame_sizes: FrameSizes) -> Detector:
     from detectors.yolo import YoloDetector  # loads ONNX Runtime
 
-    return YoloDetector.from_settings(settings)
+    return YoloDetector.from_settings(settings, frame_sizes)
 
 
-def open_detector(settings: PluginSettings) -> Detector:
-    """Opens, checks and warms up the detector that ``settings.type`` names.
+def open_detector(settings: PluginSettings, frame_sizes: FrameSizes = ()) -> Detector:
+    """Opens, checks and warms up the detector that ``settings.type`` names, for frames of ``frame_sizes``.
 
     Raises:
         UnknownPluginError: no detector plugin has that type.
         ModelLoadError: the model is missing, corrupt or not what its plugin expects.
     """
-    return DETECTORS.get(settings.type)(settings)
+    return DETECTORS.get(settings.type)(settings, frame_sizes)

@@ -40,6 +40,17 @@ class DetectorSettings(BaseModel):
             "Path of the YOLO detector ONNX file (Ultralytics export: class names, imgsz and stride in its metadata)."
         )
     )
+    input_size: Literal["auto", "model"] | tuple[int, int] = Field(
+        default="auto",
+        description=(
+            "The detector's input [height, width]: auto = the smallest that holds the cameras' frames at the scale "
+            "the model's own size gives them (a 640x640 export sees 16:9 cameras as 384x640: the same pixels for 60 % "
+            "of the work, as Ultralytics' own 'rect' inference; the model's size where the frame sizes are not "
+            "known); model = the export's own size; or [h, w], multiples of 32. A YOLOv8 export (boxes decoded in "
+            "the graph) is re-sized on loading; other models (YOLO11: its attention block is tied to its size) keep "
+            "their size under auto and refuse an explicit one."
+        ),
+    )
     runtime: Runtime = "auto"
     providers: Providers = DEFAULT_PROVIDERS
     precision: Precision = "auto"
@@ -115,6 +126,13 @@ class DetectorSettings(BaseModel):
             "max_wait_ms more latency; with max_batch 1 extra requests stay idle and each frame gets fewer cores."
         ),
     )
+
+    @field_validator("input_size")
+    @classmethod
+    def _stride_multiple(cls, size: str | tuple[int, int]) -> str | tuple[int, int]:
+        if isinstance(size, tuple) and any(side <= 0 or side % 32 for side in size):
+            raise ValueError(f"input_size [h, w] must be positive multiples of 32, got {list(size)}")
+        return size
 
     @field_validator("classes")
     @classmethod

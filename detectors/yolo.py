@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,7 @@ from detectors.decoding import InputBoxes, Layout, OutputLayoutError, YoloDecode
 from detectors.engines.base import EngineOptions, InferenceEngine, RunsOnEngine
 from detectors.engines.ort_engine import OrtEngine, SessionLike
 from detectors.engines.selection import open_engine
+from detectors.input_shape import InputShapeError, resized_model_file
 from detectors.letterbox import Letterbox, letterbox_batch
 from detectors.runtime import ModelLoadError, first_line
 from detectors.settings import DetectorSettings
@@ -133,9 +136,12 @@ class YoloDetector(RunsOnEngine):
         )
 
     @classmethod
-    def from_settings(cls, settings: DetectorSettings) -> YoloDetector:
+    def from_settings(cls, settings: DetectorSettings, frame_sizes: Sequence[tuple[int, int]] = ()) -> YoloDetector:
         """Opens ``settings.model`` on the configured runtime (``auto``: see `detectors.engines.selection`),
         checks it and warms it up.
+
+        With ``input_size: auto`` and the ``frame_sizes`` (height, width) of the cameras known, the model is
+        re-sized to the smallest input that holds them (`detectors.input_shape`).
 
         On OpenVINO a dynamic batch dimension is compiled as batch 1 (a static shape runs faster on the CPU, and a
         partial batch never pays for padding): a batch of frames runs as that many inferences, up to
@@ -154,7 +160,14 @@ class YoloDetector(RunsOnEngine):
             requests=min(settings.infer_requests, settings.max_batch),
             batch=1,
         )
-        return cls(open_engine(settings.model, options, what="detector"), settings)
+        with tempfile.TemporaryDirectory(prefix="vehiclewatch-detector-") as directory:
+            try:
+                path = resized_model_file(settings.model, settings.input_size, frame_sizes, Path(directory))
+            except InputShapeError as exc:
+                raise ModelLoadError(
+                    f"detector {settings.model.name}: input_size {settings.input_size}: {exc}"
+                ) from None
+            return cls(open_engine(path, options, what="detector"), settings)
 
     # -- what runs it ------------------------------------------------------------------------------------------------
 

@@ -360,7 +360,8 @@ def _measure(
     options: BenchOptions, settings: ServiceSettings, clip: BenchClip, progress: Callable[[str], None]
 ) -> BenchReport:
     """Detector-alone runs bracketing every end-to-end run, all on ``clip``; the figures of them all."""
-    detector = open_detector(settings.detector)
+    # Sized to the clip's frames as the service sizes it to its cameras' (detector.input_size: auto).
+    detector = open_detector(settings.detector, [clip.frames[0].shape[:2]] if clip.frames else [])
     batch = detector.max_batch
 
     def detector_alone() -> float:

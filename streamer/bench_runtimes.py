@@ -6,6 +6,10 @@ inferences/s (median over ``repeat`` rounds, candidates taking turns in each rou
 machine hits all of them alike) and the agreement of its boxes with the reference, ONNX Runtime on the fp32 file:
 the share of the reference's boxes that a box of the same class overlaps with IoU >= 0.8. The choice is the fastest
 candidate that agrees on at least 98 % of the boxes: what ``--models DIR`` should run on this machine.
+
+Float files also run at the input the service gives them for this clip's frames (``detector.input_size: auto``,
+e.g. 384x640 for 16:9 frames; `detectors.input_shape`), so the table shows what rectangular inference gains and
+whether it still agrees with the square reference.
 """
 
 from __future__ import annotations
@@ -44,11 +48,14 @@ class Candidate:
     model: Path
     runtime: str
     precision_hint: str | None = None
+    fit_frames: bool = False
+    """Input sized to the clip's frames (``input_size: auto``) instead of the model's own."""
 
 
 def candidates(files: Sequence[Path], openvino: bool | None = None) -> list[Candidate]:
     """Every runtime × precision to try for ``files``: ONNX Runtime; OpenVINO at its own choice of precision (bf16
-    on CPUs with AMX or AVX-512 BF16) and, for float files, forced to f32."""
+    on CPUs with AMX or AVX-512 BF16) and, for float files, forced to f32; float files on each runtime again with
+    the input sized to the frames."""
     openvino = openvino_available() if openvino is None else openvino
     out: list[Candidate] = []
     for path in dict.fromkeys(files):
@@ -57,6 +64,11 @@ def candidates(files: Sequence[Path], openvino: bool | None = None) -> list[Cand
             out.append(Candidate(path, "openvino"))
             if file_precision(path) != "int8":
                 out.append(Candidate(path, "openvino", "f32"))
+    for path in dict.fromkeys(files):
+        if file_precision(path) != "int8":
+            out.append(Candidate(path, "onnxruntime", fit_frames=True))
+            if openvino:
+                out.append(Candidate(path, "openvino", fit_frames=True))
     return out
 
 
@@ -67,6 +79,8 @@ class RuntimeRow:
     model: str
     runtime: str
     precision: str
+    input_size: str = ""
+    """The detector's input, ``HxW``."""
     inferences_per_s: list[float] = field(default_factory=list)
     """One figure per round."""
     boxes: int = 0
@@ -86,7 +100,7 @@ class RuntimeRow:
 
     @property
     def label(self) -> str:
-        return f"{self.runtime} {self.precision} ({self.model})"
+        return f"{self.runtime} {self.precision} {self.input_size} ({self.model})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +129,8 @@ class RuntimesReport:
             f"video            {self.video} ({self.clip})",
             f"frames           {self.frames}, one at a time (letterbox + inference + decoding)",
             f"load average     {_loadavg(self.loadavg_start)} at start, {_loadavg(self.loadavg_end)} at end",
-            f"{'model':<42} {'runtime':<12} {'precision':<22} {'inferences/s':>12} {'agreement':>10} {'boxes':>6}",
+            f"{'model':<42} {'runtime':<12} {'precision':<22} {'input':>8} {'inferences/s':>12} {'agreement':>10}"
+            f" {'boxes':>6}",
         ]
         for i, row in enumerate(self.rows):
             if row.error:
@@ -123,8 +138,8 @@ class RuntimesReport:
                 continue
             mark = "  reference" if i == self.reference else "  <- choice" if i == self.choice else ""
             lines.append(
-                f"{row.model:<42} {row.runtime:<12} {row.precision:<22} {row.fps:12.1f} {row.agreement:10.3f}"
-                f" {row.boxes:6d}{mark}"
+                f"{row.model:<42} {row.runtime:<12} {row.precision:<22} {row.input_size:>8} {row.fps:12.1f}"
+                f" {row.agreement:10.3f} {row.boxes:6d}{mark}"
             )
         lines.append(f"today            {self.current}")
         if self.choice is not None:
@@ -147,7 +162,10 @@ class RuntimesReport:
         fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows)), 4.5))
         colours = ["#dd8452" if self.rows.index(row) == self.choice else "#4c72b0" for row in rows]
         bars = ax.bar(
-            [f"{row.runtime}\n{row.precision}\n{textwrap.fill(Path(row.model).stem, 18)}" for row in rows],
+            [
+                f"{row.runtime}\n{row.precision} {row.input_size}\n{textwrap.fill(Path(row.model).stem, 18)}"
+                for row in rows
+            ],
             [row.fps for row in rows],
             color=colours,
         )
@@ -204,7 +222,7 @@ class RuntimesOptions:
     repeat: int = 1
 
 
-def _open(candidate: Candidate, base: DetectorSettings) -> tuple[Detector, str]:
+def _open(candidate: Candidate, base: DetectorSettings, frame_sizes: Sequence[tuple[int, int]]) -> tuple[Detector, str]:
     """The candidate's detector (batch 1) and the precision it runs in, opened by the detector plugin with the
     candidate's ``runtime`` and ``precision`` settings (PLUG-IN POINT: a new runtime is a new `candidates` entry)."""
     update: dict[str, Any] = {"model": candidate.model, "max_batch": 1, "runtime": candidate.runtime}
@@ -212,7 +230,7 @@ def _open(candidate: Candidate, base: DetectorSettings) -> tuple[Detector, str]:
     if "infer_requests" in type(base).model_fields:
         update["infer_requests"] = 1
     settings = base.model_copy(update=update)
-    detector = open_detector(settings)
+    detector = open_detector(settings, frame_sizes if candidate.fit_frames else ())
     return detector, describe_model(detector, "detector", candidate.model, settings.providers).precision
 
 
@@ -235,13 +253,21 @@ def run_runtimes(options: RuntimesOptions, progress: Callable[[str], None] = lam
         clip = prepare_clip(options.video, options.frames, Path(folder))
     progress(f"decoded {len(clip.frames)} frames: {clip.description}")
     opened: list[tuple[Candidate, Detector | None, str, str]] = []
+    sizes: dict[int, str] = {}
+    own_sizes: dict[Path, str] = {}
+    frame_sizes = [clip.frames[0].shape[:2]] if clip.frames else []
     for candidate in candidates(options.files):
         try:
-            detector, precision = _open(candidate, base)
+            detector, precision = _open(candidate, base, frame_sizes)
         except Exception as exc:  # a runtime that cannot run this file is a row that says why, not a failed bench
             opened.append((candidate, None, candidate.precision_hint or "-", str(exc).splitlines()[0][:80]))
             continue
+        size = "x".join(str(side) for side in getattr(detector, "input_size", ()))
+        if candidate.fit_frames and size == own_sizes.get(candidate.model):
+            continue  # a model that keeps its own input (not re-sizable, or frames of its shape): a repeated row
+        own_sizes.setdefault(candidate.model, size)
         opened.append((candidate, detector, precision, ""))
+        sizes[len(opened) - 1] = size
     found: dict[int, list[Detections]] = {}
     timings: dict[int, list[float]] = {i: [] for i in range(len(opened))}
     for round_ in range(options.repeat):
@@ -261,6 +287,7 @@ def run_runtimes(options: RuntimesOptions, progress: Callable[[str], None] = lam
         _row(
             candidate,
             precision,
+            sizes.get(i, ""),
             error,
             timings[i],
             found.get(i),
@@ -284,7 +311,11 @@ def run_runtimes(options: RuntimesOptions, progress: Callable[[str], None] = lam
 
 
 def _reference(opened: Sequence[tuple[Candidate, Detector | None, str, str]]) -> int | None:
-    on_ort = [i for i, (c, d, _, _) in enumerate(opened) if d is not None and c.runtime == "onnxruntime"]
+    on_ort = [
+        i
+        for i, (c, d, _, _) in enumerate(opened)
+        if d is not None and c.runtime == "onnxruntime" and not c.fit_frames  # the model's own input
+    ]
     floats = [i for i in on_ort if file_precision(opened[i][0].model) != "int8"]
     preferred = floats or on_ort
     return preferred[0] if preferred else None
@@ -293,19 +324,21 @@ def _reference(opened: Sequence[tuple[Candidate, Detector | None, str, str]]) ->
 def _row(
     candidate: Candidate,
     precision: str,
+    input_size: str,
     error: str,
     timings: list[float],
     boxes: list[Detections] | None,
     reference: list[Detections] | None,
 ) -> RuntimeRow:
     if boxes is None:
-        return RuntimeRow(candidate.model.name, candidate.runtime, precision, error=error or "not run")
+        return RuntimeRow(candidate.model.name, candidate.runtime, precision, input_size, error=error or "not run")
     matched = sum(matched_boxes(r, b) for r, b in zip(reference or [], boxes, strict=False))
     total = sum(len(r) for r in reference or [])
     return RuntimeRow(
         candidate.model.name,
         candidate.runtime,
         precision,
+        input_size,
         inferences_per_s=[round(v, 3) for v in timings],
         boxes=sum(len(b) for b in boxes),
         matched=matched,

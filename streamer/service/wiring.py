@@ -178,12 +178,13 @@ class Service:
         for camera in s.cameras:
             camera.validate_source()
         matcher: Matcher | LiveMatcher | None = self._load_watchlist()
-        detector = open_detector(s.detector)  # the plugin that detector.type names
+        frame_sizes = self._probe_sources()
+        # The plugin that detector.type names, its input sized to the cameras' frames (detector.input_size: auto).
+        detector = open_detector(s.detector, frame_sizes)
         bank = ClassifierBank.from_settings(s.classifiers)  # each classifier by its plugin type
         if matcher is not None:
             for problem in matcher.unmatchable_fields(bank.heads):
                 log.warning("watchlist: %s", problem)
-        self._probe_sources()
 
         if s.metrics.enabled:
             self.http = MetricsServer(self.registry, self.health, s.metrics.host, s.metrics.port)
@@ -270,17 +271,21 @@ class Service:
         table = load_color_table(ws.color_table) if ws.color_table is not None else None
         return Matcher(watchlist, ws.default_threshold, color_table=table)
 
-    def _probe_sources(self) -> None:
-        """Opens each camera once, so an unreachable URL fails at start instead of retrying forever unnoticed."""
+    def _probe_sources(self) -> list[tuple[int, int]]:
+        """Opens each camera once, so an unreachable URL fails at start instead of retrying forever unnoticed;
+        returns the (height, width) of each camera's first frame."""
+        sizes: list[tuple[int, int]] = []
         for camera in self.settings.cameras:
             try:
                 source = open_source(camera)
                 try:
-                    source.read()
+                    image = source.read().image
+                    sizes.append((int(image.shape[0]), int(image.shape[1])))
                 finally:
                     source.release()
             except (SourceError, SourceFatalError, SourceEnded) as exc:
                 raise StartupError(_camera_message(camera.id, camera.redacted_source, exc)) from exc
+        return sizes
 
     # --- run -----------------------------------------------------------------------------------------------------
 

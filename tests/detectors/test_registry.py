@@ -37,8 +37,9 @@ class FakeDetectorSettings(BaseModel):
 class FakeDetector:
     """Finds ``settings.boxes`` cars in every image."""
 
-    def __init__(self, settings: FakeDetectorSettings) -> None:
+    def __init__(self, settings: FakeDetectorSettings, frame_sizes: Sequence[tuple[int, int]] = ()) -> None:
         self.settings = settings
+        self.frame_sizes = frame_sizes
 
     @property
     def max_batch(self) -> int:

@@ -71,13 +71,18 @@ def test_file_precision_reads_the_graph_not_the_name(tmp_path: Path) -> None:
 def test_candidates_try_each_runtime_and_force_f32_only_for_float_files(tmp_path: Path) -> None:
     scene = make_scene(tmp_path, frames=2)
     int8 = _int8_model(tmp_path / "int8.onnx")
-    assert candidates([scene.detector], openvino=False) == [Candidate(scene.detector, "onnxruntime")]
+    assert candidates([scene.detector], openvino=False) == [
+        Candidate(scene.detector, "onnxruntime"),
+        Candidate(scene.detector, "onnxruntime", fit_frames=True),
+    ]
     assert candidates([scene.detector, int8, scene.detector], openvino=True) == [
         Candidate(scene.detector, "onnxruntime"),
         Candidate(scene.detector, "openvino"),
         Candidate(scene.detector, "openvino", "f32"),
         Candidate(int8, "onnxruntime"),
         Candidate(int8, "openvino"),
+        Candidate(scene.detector, "onnxruntime", fit_frames=True),  # float files again at the frames' size
+        Candidate(scene.detector, "openvino", fit_frames=True),
     ]
 
 
