@@ -108,7 +108,7 @@ def resize_input(model: onnx.ModelProto, height: int, width: int) -> onnx.ModelP
     # here, in one line, rather than fail in the runtime.
     try:
         onnx.shape_inference.infer_shapes(resized, check_type=True, strict_mode=True, data_prop=True)
-    except Exception as exc:  # noqa: BLE001 - onnx raises several private error types
+    except Exception as exc:  # onnx raises several private error types
         reason = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else type(exc).__name__
         raise InputShapeError(f"other parts of the graph are tied to its input size ({reason})") from None
     return resized
@@ -167,7 +167,7 @@ def resized_model_file(
         return path
     try:
         model = onnx.load(str(path))
-    except Exception:
+    except Exception:  # unreadable here: opening it on the runtime says why, in the detector's own words
         return path
     model_hw = _model_hw(model)
     if model_hw is None:

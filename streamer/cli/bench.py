@@ -124,6 +124,12 @@ def bench(
     configure_logging("WARNING")
     if runtimes and cameras_per_box:
         raise click.UsageError("--runtimes and --cameras-per-box are two benchmarks: give one")
+    for output in (plot, json_out):  # made now, not found missing after minutes of measuring
+        if output is not None:
+            try:
+                output.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise click.UsageError(f"cannot write {output}: {exc.strerror}") from None
     overrides = model_overrides(models, detector, classifiers, color_recognizer)
     require_detector(overrides)["max_batch"] = max_batch
     if no_classifiers:

