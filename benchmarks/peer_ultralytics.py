@@ -55,13 +55,17 @@ MODELS = SHARED / "models"
 
 def export_openvino(onnx_path: Path, out: Path, imgsz: int = 640) -> Path:
     """``onnx_path`` as an OpenVINO IR folder ``<stem>_openvino_model/`` under ``out``, the way Ultralytics' own
-    ``yolo export format=openvino`` lays it out: a static ``[1, 3, imgsz, imgsz]`` input, fp32 weights (OpenVINO
-    picks the inference precision itself) and ``metadata.yaml`` (names, imgsz, stride, task, batch, args)."""
+    ``yolo export format=openvino`` lays it out: a static ``[1, 3, H, W]`` input (the file's own, else imgsz
+    square), fp32 weights (OpenVINO picks the inference precision itself) and ``metadata.yaml`` (names, imgsz,
+    stride, task, batch, args)."""
     ov: Any = importlib.import_module("openvino")
     folder = out / f"{onnx_path.stem}_openvino_model"
     folder.mkdir(parents=True, exist_ok=True)
     model = ov.convert_model(str(onnx_path))
-    model.reshape([1, 3, imgsz, imgsz])
+    # The file's own height and width (a 384x640 file, as `yolo export imgsz=384,640` makes): else imgsz square.
+    dims = model.inputs[0].get_partial_shape()
+    height, width = (dims[2].get_length(), dims[3].get_length()) if dims[2].is_static else (imgsz, imgsz)
+    model.reshape([1, 3, height, width])
     ov.save_model(model, str(folder / f"{onnx_path.stem}.xml"), compress_to_fp16=False)
     meta = model_metadata(onnx_path)
     metadata = {
@@ -72,7 +76,7 @@ def export_openvino(onnx_path: Path, out: Path, imgsz: int = 640) -> Path:
         "stride": int(meta.get("stride", "32")),
         "task": "detect",
         "batch": 1,
-        "imgsz": [imgsz, imgsz],
+        "imgsz": [height, width],
         "names": parse_names(meta["names"]),
         "args": {"batch": 1, "dynamic": False, "half": False, "int8": False, "nms": False},
         "channels": 3,
