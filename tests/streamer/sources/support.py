@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 
 import numpy as np
@@ -122,3 +125,23 @@ class ScriptedFactory:
         if self._hangs[number]:
             self.unblock.wait(10.0)
         return self.sources[number]
+
+
+@contextmanager
+def http_camera(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A loopback HTTP server with ``handler`` on its own thread; yields the camera URL (``/video.mjpg``)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def write_mjpeg_part(out: BufferedIOBase, jpeg: bytes) -> None:
+    """One part of a multipart/x-mixed-replace (boundary ``frame``) MJPEG stream, as IP cameras send it."""
+    out.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ")
+    out.write(f"{len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")

@@ -4,10 +4,9 @@ observer, Prometheus counter)."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import cv2
@@ -20,7 +19,13 @@ from streamer.service.wiring import _CameraMetrics
 from streamer.sources.buffers import FrameBufferGroup
 from streamer.sources.camera import CameraReader, CameraState
 from streamer.sources.integrity import DeclaredLength, FaultKind, truncation_fault
-from tests.streamer.sources.support import RecordingObserver, start_reader, wait_until
+from tests.streamer.sources.support import (
+    RecordingObserver,
+    http_camera,
+    start_reader,
+    wait_until,
+    write_mjpeg_part,
+)
 
 FRAMES = 60
 FPS = 15.0
@@ -175,8 +180,7 @@ class GarbledMjpegHandler(BaseHTTPRequestHandler):
             for index in range(200):
                 noise = np.random.default_rng(index).integers(0, 255, len(good) - 200, dtype=np.uint8).tobytes()
                 part = good if index < self.good_parts else good[:200] + noise
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ")
-                self.wfile.write(f"{len(part)}\r\n\r\n".encode() + part + b"\r\n")
+                write_mjpeg_part(self.wfile, part)
                 time.sleep(0.02)
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -187,13 +191,8 @@ class GarbledMjpegHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def garbled_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), GarbledMjpegHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
-    server.shutdown()
-    server.server_close()
+    with http_camera(GarbledMjpegHandler) as url:
+        yield url
 
 
 def test_a_stream_of_undecodable_data_warns_and_counts(

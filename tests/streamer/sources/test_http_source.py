@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import cv2
 import numpy as np
@@ -15,6 +14,7 @@ from streamer.sources.buffers import FrameBuffer
 from streamer.sources.camera import CameraReader, CameraState
 from streamer.sources.frames import Frame
 from streamer.sources.settings import CameraSettings, SourceKind
+from tests.streamer.sources.support import http_camera, write_mjpeg_part
 
 FRAMES = 40
 
@@ -30,8 +30,7 @@ class MjpegHandler(BaseHTTPRequestHandler):
                 ok, jpeg = cv2.imencode(".jpg", image)
                 assert ok
                 part = jpeg.tobytes()
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ")
-                self.wfile.write(f"{len(part)}\r\n\r\n".encode() + part + b"\r\n")
+                write_mjpeg_part(self.wfile, part)
                 time.sleep(0.02)
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -42,13 +41,8 @@ class MjpegHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def mjpeg_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), MjpegHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/video.mjpg"
-    server.shutdown()
-    server.server_close()
+    with http_camera(MjpegHandler) as url:
+        yield url
 
 
 def test_reader_streams_frames_from_http_mjpeg(mjpeg_url: str) -> None:
