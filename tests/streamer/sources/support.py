@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BufferedIOBase
 from typing import Any
 
 import numpy as np
@@ -141,7 +140,24 @@ def http_camera(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.server_close()
 
 
-def write_mjpeg_part(out: BufferedIOBase, jpeg: bytes) -> None:
-    """One part of a multipart/x-mixed-replace (boundary ``frame``) MJPEG stream, as IP cameras send it."""
-    out.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ")
-    out.write(f"{len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+class MjpegCameraHandler(BaseHTTPRequestHandler):
+    """An IP camera's MJPEG stream (multipart/x-mixed-replace, boundary ``frame``): the JPEG parts of `parts`,
+    20 ms apart. Subclasses say what the parts are."""
+
+    def parts(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        try:
+            for jpeg in self.parts():
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ")
+                self.wfile.write(f"{len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                time.sleep(0.02)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader hung up
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass

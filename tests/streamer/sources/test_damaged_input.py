@@ -4,9 +4,7 @@ observer, Prometheus counter)."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import cv2
@@ -20,11 +18,11 @@ from streamer.sources.buffers import FrameBufferGroup
 from streamer.sources.camera import CameraReader, CameraState
 from streamer.sources.integrity import DeclaredLength, FaultKind, truncation_fault
 from tests.streamer.sources.support import (
+    MjpegCameraHandler,
     RecordingObserver,
     http_camera,
     start_reader,
     wait_until,
-    write_mjpeg_part,
 )
 
 FRAMES = 60
@@ -164,29 +162,18 @@ def test_truncation_rule(
         assert fault.kind is FaultKind.TRUNCATED
 
 
-class GarbledMjpegHandler(BaseHTTPRequestHandler):
-    """An MJPEG stream (as IP cameras serve it) whose parts turn to noise after ``good_parts`` good ones."""
+class GarbledMjpegHandler(MjpegCameraHandler):
+    """An MJPEG stream whose parts turn to noise after ``good_parts`` good ones."""
 
     good_parts = 5
 
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-        self.end_headers()
+    def parts(self) -> Iterator[bytes]:
         ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 100, np.uint8))
         assert ok
         good = jpeg.tobytes()
-        try:
-            for index in range(200):
-                noise = np.random.default_rng(index).integers(0, 255, len(good) - 200, dtype=np.uint8).tobytes()
-                part = good if index < self.good_parts else good[:200] + noise
-                write_mjpeg_part(self.wfile, part)
-                time.sleep(0.02)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        for index in range(200):
+            noise = np.random.default_rng(index).integers(0, 255, len(good) - 200, dtype=np.uint8).tobytes()
+            yield good if index < self.good_parts else good[:200] + noise
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 
 import cv2
 import numpy as np
@@ -14,29 +13,17 @@ from streamer.sources.buffers import FrameBuffer
 from streamer.sources.camera import CameraReader, CameraState
 from streamer.sources.frames import Frame
 from streamer.sources.settings import CameraSettings, SourceKind
-from tests.streamer.sources.support import http_camera, write_mjpeg_part
+from tests.streamer.sources.support import MjpegCameraHandler, http_camera
 
 FRAMES = 40
 
 
-class MjpegHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-        self.end_headers()
-        try:
-            for i in range(FRAMES):
-                image = np.full((48, 64, 3), (i * 6) % 256, np.uint8)
-                ok, jpeg = cv2.imencode(".jpg", image)
-                assert ok
-                part = jpeg.tobytes()
-                write_mjpeg_part(self.wfile, part)
-                time.sleep(0.02)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+class MjpegHandler(MjpegCameraHandler):
+    def parts(self) -> Iterator[bytes]:
+        for i in range(FRAMES):
+            ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), (i * 6) % 256, np.uint8))
+            assert ok
+            yield jpeg.tobytes()
 
 
 @pytest.fixture
