@@ -16,6 +16,7 @@ import redis
 
 from streamer.service.config import load_settings
 from streamer.service.wiring import Service, StartupError
+from tests.conftest import shared_path
 from tests.streamer.scene import make_scene
 from tests.synthetic_detector import write_corrupt_model
 from watchlists.alerts import Alert
@@ -156,3 +157,20 @@ def test_bad_input_fails_at_start_with_one_line(tmp_path: Path, redis_url: str, 
     assert "hunter2" not in message
     assert message.count("gate") <= 1, message  # the camera is named once
     assert service.redis is None or not service.health().ready
+
+
+@pytest.mark.shared
+def test_the_detector_input_is_sized_to_the_cameras_frames(redis_url: str) -> None:
+    """A 16:9 camera and the 640x640 export: the service runs the detector at 384x640 (detector.input_size auto)."""
+    settings = {
+        "cameras": [{"id": "highway", "source": str(shared_path("videos/anugoyal_traffic.mp4"))}],
+        "detector": {"model": str(shared_path("models/yolov8n_640_dynbatch_dequant_fp32.onnx"))},
+        "classifiers": {"models": []},
+        "redis": {"url": redis_url},
+        "metrics": {"enabled": False},
+    }
+    service = Service(load_settings(None, settings))
+    run_to_end(service)
+    assert service.pipeline is not None
+    assert getattr(service.pipeline.detector, "input_size", None) == (384, 640)
+    assert sample(service, "vehiclewatch_frames_detected_total", camera="highway") == 144
