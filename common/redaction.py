@@ -40,15 +40,19 @@ _SECRET_PARAMS = (
     "sig",
 )
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*://"
+# In free text a URL may have passed through a path normalisation (``Path("rtsp://u:p@h/s")`` prints
+# ``rtsp:/u:p@h/s``): one slash is enough there.
+_SCHEME_IN_TEXT = r"[A-Za-z][A-Za-z0-9+.\-]*:/{1,2}"
 # A URL inside free text ends at whitespace, a quote or an angle bracket, except that its user info runs to the
 # last '@' before whitespace, so a password holding a quote or bracket is still covered.
-_URL_IN_TEXT = re.compile(_SCHEME + r"(?:\S*@)?[^\s'\"<>]*")
+_URL_IN_TEXT = re.compile(_SCHEME_IN_TEXT + r"(?:\S*@)?[^\s'\"<>]*")
 _SECRET_QUERY = re.compile(r"([?&;](?:" + "|".join(_SECRET_PARAMS) + r")=)[^&;#]*", re.IGNORECASE)
 
 
 def _redact_one(url: str) -> str:
     """Redacts one URL that starts with a scheme (``url`` is the whole URL, nothing around it)."""
-    scheme_end = url.index("://") + 3
+    match = re.match(_SCHEME_IN_TEXT, url)
+    scheme_end = match.end() if match is not None else 0
     rest = url[scheme_end:]
     at = rest.rfind("@")
     if at >= 0:
@@ -81,7 +85,7 @@ def redact_text(text: str) -> str:
     Returns:
         The text with each URL passed through :func:`redact_url`.
     """
-    if "://" not in text:
+    if ":/" not in text:
         return text
     return _URL_IN_TEXT.sub(lambda m: _redact_one(m.group(0)), text)
 

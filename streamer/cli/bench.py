@@ -120,8 +120,10 @@ def bench(
     cameras one service keeps up with. Every report gives the machine's load average.
     """
     from streamer.service.config import configure_logging
+    from streamer.sources.native_logging import quiet_native_logging
 
     configure_logging("WARNING")
+    quiet_native_logging()  # FFmpeg's and OpenCV's own lines: the one-line error says what failed
     if runtimes and cameras_per_box:
         raise click.UsageError("--runtimes and --cameras-per-box are two benchmarks: give one")
     for output in (plot, json_out):  # made now, not found missing after minutes of measuring

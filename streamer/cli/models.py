@@ -69,8 +69,10 @@ def detect(
     """Detect vehicles in IMAGE and print them as JSON."""
     from detectors.registry import open_detector
     from streamer.service.config import configure_logging
+    from streamer.sources.native_logging import quiet_native_logging
 
     configure_logging("WARNING")
+    quiet_native_logging()  # FFmpeg's and OpenCV's own lines: the one-line error says what failed
     picture = read_image(image)
     with clear_errors():
         found = open_detector(detector_settings(models, detector, confidence)).detect([picture])[0]
@@ -124,8 +126,10 @@ def classify(
     from classifiers.bank import ClassifierBank
     from classifiers.settings import ClassifierSettings
     from streamer.service.config import configure_logging
+    from streamer.sources.native_logging import quiet_native_logging
 
     configure_logging("WARNING")
+    quiet_native_logging()  # FFmpeg's and OpenCV's own lines: the one-line error says what failed
     picture = read_image(image)
     overrides = model_overrides(models, None, classifiers, color_recognizer)
     if not overrides.get("classifiers", {}).get("models") and color_recognizer is None:

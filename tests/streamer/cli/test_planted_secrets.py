@@ -133,6 +133,14 @@ def test_no_planted_secret_appears_in_any_output(
     assert failed_camera.count("door") == 1  # the camera is named once
     failed_redis = outputs.invoke(["run", "--config", str(config["dead redis"])], expect=2)
     assert "cannot connect to Redis at redis://***:***@127.0.0.1:" in failed_redis
+    # The commands that take a picture or a video as an argument, given a camera URL with its password.
+    camera_url = f"rtsp://viewer:{CAMERA_PASSWORD}@127.0.0.1:{free_port()}/s?token={CAMERA_TOKEN}"
+    models = ["--detector", str(scene.detector)]
+    for command in (["detect", camera_url], ["classify", camera_url, "--classifier", str(scene.classifier)]):
+        assert "vehiclewatch: error:" in outputs.invoke([*command, *models], expect=2)
+    bench = outputs.invoke(["bench", camera_url, *models, "--no-classifiers"], expect=2)
+    assert "***:***@127.0.0.1" in bench
+    assert "Connection" not in bench  # FFmpeg's own lines stay quiet
     outputs.add("logs", caplog.text)
 
     assert "ALERT" in outputs.texts["run stdout"]
