@@ -136,8 +136,8 @@ def test_no_planted_secret_appears_in_any_output(
     # The commands that take a picture or a video as an argument, given a camera URL with its password.
     camera_url = f"rtsp://viewer:{CAMERA_PASSWORD}@127.0.0.1:{free_port()}/s?token={CAMERA_TOKEN}"
     models = ["--detector", str(scene.detector)]
-    for command in (["detect", camera_url], ["classify", camera_url, "--classifier", str(scene.classifier)]):
-        assert "vehiclewatch: error:" in outputs.invoke([*command, *models], expect=2)
+    for arguments in (["detect", camera_url], ["classify", camera_url, "--classifier", str(scene.classifier)]):
+        assert "vehiclewatch: error:" in outputs.invoke([*arguments, *models], expect=2)
     bench = outputs.invoke(["bench", camera_url, *models, "--no-classifiers"], expect=2)
     assert "***:***@127.0.0.1" in bench
     assert "Connection" not in bench  # FFmpeg's own lines stay quiet
