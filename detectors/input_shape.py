@@ -26,7 +26,7 @@ from onnx import numpy_helper
 log = logging.getLogger(__name__)
 
 STRIDES = (8, 16, 32)
-"""YOLOv8/YOLO11 detection strides (P3, P4, P5)."""
+"""YOLOv8 detection strides (P3, P4, P5)."""
 
 
 class InputShapeError(ValueError):
@@ -34,7 +34,7 @@ class InputShapeError(ValueError):
 
 
 def anchor_count(height: int, width: int) -> int:
-    """Anchors of a YOLOv8/11 head for an input of ``height`` x ``width`` (8400 for 640x640)."""
+    """Anchors of a YOLOv8 head for an input of ``height`` x ``width`` (8400 for 640x640)."""
     return sum((height // s) * (width // s) for s in STRIDES)
 
 
@@ -59,7 +59,7 @@ def _input_hw(model: onnx.ModelProto) -> tuple[int, int]:
 
 
 def resize_input(model: onnx.ModelProto, height: int, width: int) -> onnx.ModelProto:
-    """A copy of a YOLOv8/YOLO11 ONNX export (detection head, boxes decoded in the graph) taking
+    """A copy of a YOLOv8 ONNX export (detection head, boxes decoded in the graph) taking
     ``[batch, 3, height, width]`` images.
 
     Raises:
@@ -95,7 +95,7 @@ def resize_input(model: onnx.ModelProto, height: int, width: int) -> onnx.ModelP
         tensor.CopyFrom(numpy_helper.from_array(replacement, tensor.name))
         found[kind] += 1
     if not found["points"] or not found["strides"]:
-        raise InputShapeError("no YOLOv8/11 anchor grid found in the graph (only such exports can be resized)")
+        raise InputShapeError("no YOLOv8 anchor grid found in the graph (only such exports can be resized)")
     dims = resized.graph.input[0].type.tensor_type.shape.dim
     dims[2].dim_value, dims[3].dim_value = height, width
     for output in resized.graph.output:
