@@ -52,12 +52,15 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return whole, _cut(whole, folder / "cut.avi")
 
 
-def _run_to_end(readers: list[CameraReader], source: Path, observer: RecordingObserver, **fields: object) -> None:
-    group = FrameBufferGroup()
+def _run_to_end(
+    readers: list[CameraReader], source: Path, observer: object, camera_id: str = "file-cam", **fields: object
+) -> CameraReader:
+    """Reads ``source`` to its end; nothing consumes the frames, so drop_oldest keeps the reader going."""
     reader = start_reader(
-        readers, group, observer, id="file-cam", source=str(source), full_policy="drop_oldest", **fields
+        readers, FrameBufferGroup(), observer, id=camera_id, source=str(source), full_policy="drop_oldest", **fields
     )
     wait_until(lambda: reader.state is CameraState.STOPPED, timeout=15.0, what="the end of the file")
+    return reader
 
 
 def test_a_cut_file_warns_and_counts(
@@ -69,16 +72,8 @@ def test_a_cut_file_warns_and_counts(
     metrics = Metrics(registry)
     metrics.declare_camera("file-cam")
     observer = RecordingObserver()
-    group = FrameBufferGroup()
-    # Nothing consumes the frames here: drop_oldest keeps the reader going to the end.
-    reader = start_reader(
-        readers, group, _CameraMetrics(metrics), id="file-cam", source=str(cut), full_policy="drop_oldest"
-    )
-    recorded = start_reader(
-        readers, FrameBufferGroup(), observer, id="file-cam-2", source=str(cut), full_policy="drop_oldest"
-    )
-    wait_until(lambda: reader.state is CameraState.STOPPED, timeout=15.0, what="the end of the file")
-    wait_until(lambda: recorded.state is CameraState.STOPPED, timeout=15.0, what="the end of the file")
+    reader = _run_to_end(readers, cut, _CameraMetrics(metrics))  # the service's observer: metrics and log
+    _run_to_end(readers, cut, observer, camera_id="file-cam-2")  # the events themselves
     stats = reader.stats
     assert 0 < stats.frames_read < FRAMES
     assert stats.faults == 1
