@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import numpy as np
 
 from classifiers.base import CropClassifier
 from classifiers.calibration.abstention import CropFacts, apply_abstention, crop_facts
 from classifiers.calibration.file import Calibration
+from classifiers.color.camera_adapt import CameraAdapters, CameraLevelsSettings, LevelsCorrection
 from classifiers.crops import CropBatch, ImageArray, check_image, cut_crops
 from classifiers.registry import open_classifier
 from classifiers.settings import AbstentionSettings, ClassifierSettings
@@ -19,6 +21,23 @@ from detectors.runtime import ModelLoadError
 from detectors.types import Detections
 
 log = logging.getLogger(__name__)
+
+
+class _CameraAwareRecognizer(Protocol):
+    """A colour recogniser that corrects each crop for its camera (``classifiers.color.ColorRecognizer``)."""
+
+    @property
+    def camera_settings(self) -> CameraLevelsSettings | None: ...
+
+    def classify(
+        self, crops: Sequence[ImageArray], *, corrections: Sequence[LevelsCorrection] | None = None
+    ) -> list[dict[str, HeadScores]]: ...
+
+
+CameraKeys = Sequence[Hashable]
+"""Per frame of a batch, the camera it came from."""
+TrackKeys = Sequence[Sequence[Hashable | None] | None]
+"""Per frame of a batch, per box, the track it belongs to (None: untracked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +96,7 @@ class ClassifierBank:
         margins: Sequence[float | None] | None = None,
         calibration: Calibration | None = None,
         abstain: AbstentionSettings | None = None,
+        camera_adaptation: bool = False,
     ) -> None:
         """Groups already opened classifiers.
 
@@ -91,6 +111,9 @@ class ClassifierBank:
             margins: per classifier, its own crop margin for boxes (None: ``crop_margin``).
             calibration: per-head calibration of every crop's probabilities (None: raw probabilities).
             abstain: when heads abstain on boxes (None: the defaults; ``enabled=False``: never).
+            camera_adaptation: the colour recogniser corrects each washed-out camera's levels, learnt from the
+                boxes ``classify_boxes`` is given with their camera (``classifiers.color.camera_adapt``); only
+                for a recogniser whose file has a ``camera:`` envelope.
 
         Raises:
             ModelLoadError: two models produce a head of the same name.
@@ -107,6 +130,12 @@ class ClassifierBank:
         self.margins: tuple[float, ...] = tuple(crop_margin if m is None else m for m in own)
         self.calibration = calibration or Calibration({})
         self.abstain = abstain or AbstentionSettings()
+        self.camera_adaptation = camera_adaptation
+        envelope = getattr(color_recognizer, "camera_settings", None)
+        # Each bank learns its own cameras: a cross-validation fold's bank (``with_parts``) starts fresh.
+        self.camera_adapters = (
+            CameraAdapters(envelope) if camera_adaptation and isinstance(envelope, CameraLevelsSettings) else None
+        )
 
     @classmethod
     def from_settings(cls, settings: ClassifierSettings) -> ClassifierBank:
@@ -136,6 +165,7 @@ class ClassifierBank:
             margins=[model.crop_margin for model in settings.models],
             calibration=calibration,
             abstain=settings.abstain,
+            camera_adaptation=settings.color_recognizer is not None and settings.color_recognizer.camera_adaptation,
         )
 
     def with_parts(
@@ -157,6 +187,7 @@ class ClassifierBank:
             margins=self.margins,
             calibration=calibration if calibration is not None else self.calibration,
             abstain=abstain if abstain is not None else self.abstain,
+            camera_adaptation=self.camera_adaptation,
         )
 
     @property
@@ -185,8 +216,16 @@ class ClassifierBank:
         """
         return self._finish(self._raw({None: crops}, len(crops)), facts)
 
-    def _raw(self, cuts: dict[float | None, Sequence[ImageArray]], count: int) -> list[dict[str, HeadScores]]:
-        """Every member's heads on the crops cut with its margin (``cuts[None]``: one cut for all)."""
+    def _raw(
+        self,
+        cuts: dict[float | None, Sequence[ImageArray]],
+        count: int,
+        views: tuple[Sequence[Hashable], Sequence[Hashable | None]] | None = None,
+    ) -> list[dict[str, HeadScores]]:
+        """Every member's heads on the crops cut with its margin (``cuts[None]``: one cut for all).
+
+        ``views``: each crop's camera and track, for the colour recogniser's camera adaptation (None: no camera).
+        """
         merged: list[dict[str, HeadScores]] = [{} for _ in range(count)]
         if not count:
             return merged
@@ -194,12 +233,28 @@ class ClassifierBank:
             (clf, margin if margin in cuts else None)
             for clf, margin in zip(self.classifiers, self.margins, strict=True)
         ]
-        if self.color_recognizer is not None:
-            members.append((self.color_recognizer, self.crop_margin if self.crop_margin in cuts else None))
         for clf, margin in members:
             for heads, scores in zip(merged, clf.classify(cuts[margin]), strict=True):
                 heads.update(scores)
+        if self.color_recognizer is not None:
+            margin = self.crop_margin if self.crop_margin in cuts else None
+            for heads, scores in zip(merged, self._colour(cuts[margin], views), strict=True):
+                heads.update(scores)
         return merged
+
+    def _colour(
+        self, crops: Sequence[ImageArray], views: tuple[Sequence[Hashable], Sequence[Hashable | None]] | None
+    ) -> list[dict[str, HeadScores]]:
+        """The colour recogniser's heads; with camera adaptation, each crop corrected for its camera first (from
+        earlier batches' statistics), and the camera then learns from these crops."""
+        assert self.color_recognizer is not None
+        if self.camera_adapters is None or views is None:
+            return self.color_recognizer.classify(crops)
+        cameras, tracks = views
+        recognizer = cast(_CameraAwareRecognizer, self.color_recognizer)
+        scores = recognizer.classify(crops, corrections=self.camera_adapters.corrections(cameras))
+        self.camera_adapters.update(crops, self.crop_margin, cameras, tracks)
+        return scores
 
     def _finish(
         self, merged: Sequence[dict[str, HeadScores]], facts: Sequence[CropFacts] | None
@@ -208,7 +263,13 @@ class ClassifierBank:
         calibrated = self.calibration.apply([Classification(heads) for heads in merged])
         return calibrated if facts is None else apply_abstention(calibrated, facts, self.abstain)
 
-    def classify_boxes(self, items: Sequence[tuple[ImageArray, Detections]]) -> CropResults:
+    def classify_boxes(
+        self,
+        items: Sequence[tuple[ImageArray, Detections]],
+        *,
+        cameras: CameraKeys | None = None,
+        tracks: TrackKeys | None = None,
+    ) -> CropResults:
         """Classifies every box of a detector batch (several frames, several boxes each).
 
         Boxes are cropped with ``crop_margin`` of context (clipped to the frame); boxes whose visible shorter side
@@ -217,9 +278,14 @@ class ClassifierBank:
 
         Args:
             items: ``(frame image, its detections)`` pairs; images are BGR uint8 ``(h, w, 3)``.
+            cameras: per frame, its camera, so that the colour recogniser adapts to each camera (with
+                ``camera_adaptation``); None: no adaptation for this batch.
+            tracks: per frame, per box, its track (so one vehicle seen for an hour counts once in its camera's
+                statistics); None: every box is a vehicle of its own.
 
         Raises:
-            ValueError: an image is not a BGR uint8 image.
+            ValueError: an image is not a BGR uint8 image, or ``cameras``/``tracks`` does not have one entry per
+                frame.
         """
         if not len(self):
             for f, (image, _) in enumerate(items):
@@ -230,11 +296,14 @@ class ClassifierBank:
         cuts: dict[float | None, Sequence[ImageArray]] = {self.crop_margin: batch.crops}
         for margin in set(self.margins) - {self.crop_margin}:
             cuts[margin] = cut_crops(items, margin, self.min_crop_size).crops
-        facts = [
-            crop_facts(items[f][0], items[f][1].boxes[b])
-            for f, b in zip(batch.frame_index.tolist(), batch.box_index.tolist(), strict=True)
-        ]
-        return self._map_back(batch, self._finish(self._raw(cuts, len(batch)), facts))
+        pairs = list(zip(batch.frame_index.tolist(), batch.box_index.tolist(), strict=True))
+        facts = [crop_facts(items[f][0], items[f][1].boxes[b]) for f, b in pairs]
+        views = None
+        if cameras is not None:
+            if len(cameras) != len(items) or (tracks is not None and len(tracks) != len(items)):
+                raise ValueError(f"need one camera (and one track list) per frame, got {len(cameras)} for {len(items)}")
+            views = ([cameras[f] for f, _ in pairs], [_track(tracks, f, b) for f, b in pairs])
+        return self._map_back(batch, self._finish(self._raw(cuts, len(batch), views), facts))
 
     @staticmethod
     def _map_back(batch: CropBatch, classifications: Sequence[Classification]) -> CropResults:
@@ -257,3 +326,14 @@ class ClassifierBank:
             check_image(image, f"image {i}")
         whole = [crop_facts(image, np.array([0, 0, image.shape[1], image.shape[0]], np.float32)) for image in images]
         return self.classify_crops(images, whole)
+
+
+def _track(tracks: TrackKeys | None, frame: int, box: int) -> Hashable | None:
+    """Box ``box`` of frame ``frame``'s track key (None: untracked)."""
+    if tracks is None or tracks[frame] is None:
+        return None
+    found = tracks[frame]
+    assert found is not None
+    key = found[box]
+    # numpy integers hash like ints but print as np.int64: keep plain Python keys.
+    return int(key) if isinstance(key, np.integer) else key

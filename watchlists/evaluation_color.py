@@ -5,7 +5,8 @@ A colour recogniser file (``python -m classifiers.color.build``) holds a log-lin
 refitted here for each held-out clip on the other clips (the members, their settings and the bias penalty stay
 those of the file; only the pool's weights and biases are fitted, as ``build`` does for its own figures), and the
 held-out clip is classified by a :class:`~classifiers.color.recognizer.ColorRecognizer` with those numbers: the
-same code the service runs.
+same code the service runs. The camera adaptation's envelope (the range of camera levels the recogniser was fitted
+on) is likewise taken from the other clips only.
 
 What is fitted *inside* a fold (the calibration of the colour head, the measured colour table) needs colour
 probabilities of the training clips that are themselves out of sample: :meth:`ColorFolds.nested_probs` scores each
@@ -15,11 +16,12 @@ training clip with a pool fitted on the remaining training clips only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from classifiers.color.camera_adapt import CameraAdapter, CameraLevels, envelope
 from classifiers.color.labels import COLOR_LABELS
 from classifiers.color.pool import PoolParams, fit_pool, pool_log_probs
 from classifiers.color.recognizer import ColorRecognizer, RecognizerConfig
@@ -44,17 +46,35 @@ class ColorFolds:
     log_probs: list[NDArray[np.float64]]
     targets: NDArray[np.int64]
     folds: tuple[str, ...]
+    levels: dict[str, CameraLevels] = field(default_factory=dict)
+    """Each fold's camera levels (its crops, one track per vehicle): the held-out fold's adaptation envelope comes
+    from the others only."""
 
     def __post_init__(self) -> None:
         self._pools: dict[frozenset[str], PoolParams] = {}
 
     @classmethod
     def measure(
-        cls, recognizer: ColorRecognizer, crops: Sequence[ImageArray], targets: NDArray[np.int64], folds: Sequence[str]
+        cls,
+        recognizer: ColorRecognizer,
+        crops: Sequence[ImageArray],
+        targets: NDArray[np.int64],
+        folds: Sequence[str],
+        vehicles: Sequence[str] | None = None,
     ) -> ColorFolds:
-        """Runs the recogniser's members on ``crops`` (cut as the bank cuts them for it)."""
+        """Runs the recogniser's members on ``crops`` (cut as the bank cuts them for it); with ``vehicles``, also
+        measures each fold's camera levels."""
         outputs = recognizer.member_outputs(crops)
-        return cls(recognizer, outputs.log_probs, np.asarray(targets, np.int64), tuple(folds))
+        levels: dict[str, CameraLevels] = {}
+        if vehicles is not None and recognizer.camera_settings is not None:
+            for fold in dict.fromkeys(folds):
+                adapter = CameraAdapter(None)
+                rows = [i for i, f in enumerate(folds) if f == fold]
+                adapter.update_many([crops[i] for i in rows], recognizer.crop_margin, [vehicles[i] for i in rows])
+                found = adapter.levels()
+                if found is not None:
+                    levels[fold] = found
+        return cls(recognizer, outputs.log_probs, np.asarray(targets, np.int64), tuple(folds), levels)
 
     def pool_without(self, left_out: frozenset[str]) -> PoolParams:
         """The pool fitted on every fold but ``left_out``."""
@@ -71,7 +91,14 @@ class ColorFolds:
         config = self.recognizer.config
         members = tuple(m.model_copy(update={"weight": w}) for m, w in zip(config.members, params.weights, strict=True))
         biases = {c: b for c, b in zip(COLOR_LABELS, params.biases, strict=True) if b != 0.0}
-        return config.model_copy(update={"members": members, "biases": biases})
+        update: dict[str, object] = {"members": members, "biases": biases}
+        others = [levels for fold, levels in self.levels.items() if fold != held]
+        if config.camera is not None and others:
+            # The camera adaptation's envelope must not have seen the held-out camera either.
+            update["camera"] = envelope(others, pseudo_tracks=config.camera.pseudo_tracks).model_copy(
+                update={"max_tracks": config.camera.max_tracks}
+            )
+        return config.model_copy(update=update)
 
     def recognizer_without(self, held: str, providers: Sequence[str]) -> ColorRecognizer:
         """A recogniser whose pool never saw fold ``held`` (members as in the file)."""

@@ -107,7 +107,9 @@ def color_folds(bank: ClassifierBank, data: CropImages, heads: dict[str, HeadDat
     if not isinstance(recognizer, ColorRecognizer) or COLOR_HEAD not in heads:
         return None
     crops = [crop_box(image, box, bank.crop_margin) for image, box in zip(data.images, data.boxes, strict=True)]
-    return ColorFolds.measure(recognizer, crops, heads[COLOR_HEAD].truth, [c.fold for c in data.crops])
+    return ColorFolds.measure(
+        recognizer, crops, heads[COLOR_HEAD].truth, [c.fold for c in data.crops], [c.vehicle for c in data.crops]
+    )
 
 
 def _fold_heads(heads: dict[str, HeadData], colors: ColorFolds | None, held: str) -> dict[str, HeadData]:

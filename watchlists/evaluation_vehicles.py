@@ -84,18 +84,42 @@ def classify_views(
     batch_size: int = 32,
     progress: Progress | None = None,
 ) -> dict[int, Classification]:
-    """Crop index → the bank's classification, for the ``indices`` the gate passes (as the service cuts them)."""
-    wanted = [i for i in indices if data.weights[i] > 0]
+    """Crop index → the bank's classification, for the ``indices`` the gate passes (as the service cuts them).
+
+    Each crop is given with its camera (the ``clip`` column, else its fold) and its vehicle as the track, in frame
+    order per camera, so a bank that adapts to cameras learns each clip from its earlier crops only, as the service
+    learns a camera from its stream.
+    """
+    wanted = sorted((i for i in indices if data.weights[i] > 0), key=lambda i: _stream_position(data.crops[i]))
     out: dict[int, Classification] = {}
     for start in range(0, len(wanted), batch_size):
         chunk = wanted[start : start + batch_size]
-        results = bank.classify_boxes([(data.images[i], one_box(data.boxes[i])) for i in chunk])
+        cameras = [_camera(data.crops[i]) for i in chunk]
+        results = bank.classify_boxes(
+            [(data.images[i], one_box(data.boxes[i])) for i in chunk],
+            cameras=cameras if all(cameras) else None,
+            tracks=[[data.crops[i].vehicle] for i in chunk],
+        )
         for i, frame in zip(chunk, results.frames, strict=True):
             if frame[0] is not None:
                 out[i] = frame[0]
         if progress is not None:
             progress(len(chunk))
     return out
+
+
+def _camera(crop: LabelledCrop) -> str:
+    """The camera a crop was cut from: its clip, else its fold ("" when the set says neither)."""
+    return crop.row.get("clip") or crop.fold
+
+
+def _stream_position(crop: LabelledCrop) -> tuple[str, float]:
+    """Camera, then frame: the order in which the service would have seen the crop."""
+    try:
+        frame = float(crop.row.get("frame") or 0.0)
+    except ValueError:
+        frame = 0.0
+    return _camera(crop), frame
 
 
 @dataclass(frozen=True)

@@ -234,3 +234,58 @@ def envelope(levels: Sequence[CameraLevels], *, pseudo_tracks: float = DEFAULT_P
         white=(round(low_white, 2), round(max(max(whites), low_white), 2)),
         pseudo_tracks=pseudo_tracks,
     )
+
+
+class CameraAdapters:
+    """One ``CameraAdapter`` per camera, made on first sight of the camera. Thread-safe.
+
+    The classifier bank keeps one of these when the colour recogniser adapts to cameras: per batch, each crop gets
+    its own camera's ``correction`` (statistics of earlier batches only), and the batch then updates its cameras.
+
+    Example:
+        >>> adapters = CameraAdapters(CameraLevelsSettings(black=(2.0, 36.0), white=(196.0, 252.0)))
+        >>> adapters.corrections(["cam1", "cam2"])[0].is_identity
+        True
+    """
+
+    def __init__(self, settings: CameraLevelsSettings | None) -> None:
+        self.settings = settings
+        self._adapters: dict[Hashable, CameraAdapter] = {}
+        self._lock = threading.Lock()
+
+    def adapter(self, camera: Hashable) -> CameraAdapter:
+        """The camera's adapter (a new one on first sight)."""
+        with self._lock:
+            found = self._adapters.get(camera)
+            if found is None:
+                found = self._adapters[camera] = CameraAdapter(self.settings)
+            return found
+
+    def corrections(self, cameras: Sequence[Hashable]) -> list[LevelsCorrection]:
+        """Each crop's correction, from its camera's levels so far (one computation per camera)."""
+        per_camera = {camera: self.adapter(camera).correction() for camera in dict.fromkeys(cameras)}
+        return [per_camera[camera] for camera in cameras]
+
+    def update(
+        self,
+        crops: Sequence[ImageArray],
+        margin: float,
+        cameras: Sequence[Hashable],
+        tracks: Sequence[Hashable | None],
+    ) -> None:
+        """Learns from classified crops (cut with ``margin``): each adds a view of its track to its camera.
+
+        Raises:
+            ValueError: ``cameras`` or ``tracks`` does not have one entry per crop.
+        """
+        if not len(crops) == len(cameras) == len(tracks):
+            raise ValueError(f"need one camera and one track per crop, got {len(cameras)} and {len(tracks)}")
+        for crop, camera, track in zip(crops, cameras, tracks, strict=True):
+            self.adapter(camera).update(crop, margin, track)
+
+    def levels(self) -> dict[Hashable, CameraLevels]:
+        """Camera → its levels so far (cameras with no view yet are left out)."""
+        with self._lock:
+            adapters = dict(self._adapters)
+        found = {camera: adapter.levels() for camera, adapter in adapters.items()}
+        return {camera: levels for camera, levels in found.items() if levels is not None}

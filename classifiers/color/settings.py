@@ -33,3 +33,11 @@ class ColorRecognizerSettings(BaseModel):
     runtime: Runtime = "auto"
     providers: Providers = DEFAULT_PROVIDERS
     max_batch: int = Field(default=32, ge=1, description="Most crops per member-model inference call.")
+    camera_adaptation: bool = Field(
+        default=True,
+        description=(
+            "Learn each camera's black and white levels from the vehicles it sees and correct a washed-out "
+            "(dim, hazy, low-contrast) camera into the range of the cameras the recogniser was fitted on "
+            "(docs/color.md); needs a recogniser file with a 'camera:' section (older files: no correction)."
+        ),
+    )

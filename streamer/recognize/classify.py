@@ -27,7 +27,12 @@ def classify_views(
     if not selected:
         return (), 0
     started = time.perf_counter()
-    results = classifier.classify_boxes([(item.frame.image, item.detections) for item in selected])
+    results = classifier.classify_boxes(
+        [(item.frame.image, item.detections) for item in selected],
+        # The colour recogniser learns each camera's levels from its boxes, a track counting once.
+        cameras=[item.frame.camera_id for item in selected],
+        tracks=[None if (ids := item.detections.track_ids) is None else ids.tolist() for item in selected],
+    )
     metrics.stage_seconds.labels("classify").observe(time.perf_counter() - started)
     metrics.batch_size.labels("classify").observe(results.classified)
     metrics.crops_classified.inc(results.classified)

@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from classifiers.bank import CropResults
+from classifiers.bank import CameraKeys, CropResults, TrackKeys
 from detectors.types import Detections
 from watchlists.alerts import Alert
 from watchlists.track_events import TrackSummary
@@ -19,7 +19,13 @@ class CropClassifier(Protocol):
 
     def __len__(self) -> int: ...
 
-    def classify_boxes(self, items: Sequence[tuple[NDArray[np.uint8], Detections]]) -> CropResults: ...
+    def classify_boxes(
+        self,
+        items: Sequence[tuple[NDArray[np.uint8], Detections]],
+        *,
+        cameras: CameraKeys | None = None,
+        tracks: TrackKeys | None = None,
+    ) -> CropResults: ...
 
 
 class AlertSink(Protocol):

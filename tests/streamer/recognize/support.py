@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from classifiers.bank import ClassifierBank, CropResults
+from classifiers.bank import CameraKeys, ClassifierBank, CropResults, TrackKeys
 from detectors.types import Detections
 from watchlists.alerts import Alert
 from watchlists.entries import WatchlistEntry
@@ -76,16 +76,26 @@ class CountingClassifier:
         self.bank = bank
         self.calls = 0
         self.fail_next = False
+        self.cameras: CameraKeys | None = None
+        self.tracks: TrackKeys | None = None
 
     def __len__(self) -> int:
         return len(self.bank)
 
-    def classify_boxes(self, items: Sequence[tuple[NDArray[np.uint8], Detections]]) -> CropResults:
+    def classify_boxes(
+        self,
+        items: Sequence[tuple[NDArray[np.uint8], Detections]],
+        *,
+        cameras: CameraKeys | None = None,
+        tracks: TrackKeys | None = None,
+    ) -> CropResults:
         self.calls += 1
+        self.cameras = cameras
+        self.tracks = tracks
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("classifier failed")
-        return self.bank.classify_boxes(items)
+        return self.bank.classify_boxes(items, cameras=cameras, tracks=tracks)
 
 
 class Recorder:

@@ -114,6 +114,15 @@ def test_classify_adds_a_column_aligned_with_the_boxes(bank: ClassifierBank) -> 
     assert metrics.registry.get_sample_value("vehiclewatch_crops_skipped_total", {"reason": "too_small"}) == 1
 
 
+def test_classify_tells_the_classifier_each_frames_camera_and_tracks(bank: ClassifierBank) -> None:
+    classifier = CountingClassifier(bank)
+    item = tracked(frame_of([("red", RED), ("blue", BLUE)]), [4, 7])
+    item = DetectedFrame(item.frame, item.detections.with_columns(quality=np.ones(2, np.float32)))
+    classify_views(classifier, [item], Metrics())
+    assert classifier.cameras == [item.frame.camera_id]  # the colour recogniser adapts per camera
+    assert classifier.tracks == [[4, 7]]
+
+
 def test_fuse_adds_views_and_gives_back_unused_schedules(bank: ClassifierBank) -> None:
     books = Books()
     item = tracked(frame_of([("red", RED), ("blue", TINY)]), [1, 2])
