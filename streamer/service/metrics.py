@@ -5,9 +5,14 @@ Every metric lives on a registry passed in, so tests get a fresh one and nothing
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CameraLevelsSource = Callable[[], Mapping[str, tuple[int, float, float]]]
+"""Camera → (tracks seen, black level, white level) of the colour recogniser's camera adaptation."""
 
 CAMERA_STATES = ("connecting", "streaming", "reconnecting", "stopped")
 STAGES = ("decode", "preprocess", "detect", "classify", "match", "publish")
@@ -28,6 +33,10 @@ class Metrics:
         self._stage_metrics(self.registry)
         self._tracking_metrics(self.registry)
         self._delivery_metrics(self.registry)
+
+    def watch_camera_levels(self, source: CameraLevelsSource) -> None:
+        """Exports the colour recogniser's per-camera levels (read at each scrape, so nothing is copied per batch)."""
+        self.registry.register(_CameraLevelsCollector(source))
 
     def _camera_metrics(self, r: CollectorRegistry) -> None:
         self.frames_read = Counter(
@@ -219,3 +228,30 @@ class Metrics:
         for name in CAMERA_STATES:
             self.camera_state.labels(camera, name).set(1 if name == state else 0)
         self.stream_up.labels(camera).set(1 if state == "streaming" else 0)
+
+
+class _CameraLevelsCollector(Collector):
+    """``vehiclewatch_camera_color_levels{camera, level}`` and ``vehiclewatch_camera_color_tracks{camera}``."""
+
+    def __init__(self, source: CameraLevelsSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        levels = GaugeMetricFamily(
+            "vehiclewatch_camera_color_levels",
+            "A camera's black and white luminance levels (0-255) learnt from its vehicles; a washed-out camera "
+            "is corrected into the colour recogniser's fitted range",
+            labels=["camera", "level"],
+        )
+        tracks = GaugeMetricFamily(
+            "vehiclewatch_camera_color_tracks", "Tracks the camera's levels are measured over", labels=["camera"]
+        )
+        for camera, (count, black, white) in sorted(self._source().items()):
+            levels.add_metric([camera, "black"], black)
+            levels.add_metric([camera, "white"], white)
+            tracks.add_metric([camera], count)
+        yield levels
+        yield tracks
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

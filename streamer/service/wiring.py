@@ -182,6 +182,11 @@ class Service:
         # The plugin that detector.type names, its input sized to the cameras' frames (detector.input_size: auto).
         detector = open_detector(s.detector, frame_sizes)
         bank = ClassifierBank.from_settings(s.classifiers)  # each classifier by its plugin type
+        if bank.camera_adapters is not None:
+            adapters = bank.camera_adapters
+            self.metrics.watch_camera_levels(
+                lambda: {str(c): (lv.tracks, lv.black, lv.white) for c, lv in adapters.levels().items()}
+            )
         if matcher is not None:
             for problem in matcher.unmatchable_fields(bank.heads):
                 log.warning("watchlist: %s", problem)
