@@ -28,6 +28,7 @@ class Metrics:
         self._stage_metrics(self.registry)
         self._tracking_metrics(self.registry)
         self._delivery_metrics(self.registry)
+        self._fleet_metrics(self.registry)
 
     def _camera_metrics(self, r: CollectorRegistry) -> None:
         self.frames_read = Counter(
@@ -195,6 +196,51 @@ class Metrics:
         self.alerts_deliverable = Gauge(
             "vehiclewatch_alerts_deliverable",
             "1 while Redis takes alert writes, 0 while it does not (alerts wait in the spool or in memory)",
+            registry=r,
+        )
+
+    def _fleet_metrics(self, r: CollectorRegistry) -> None:
+        # Fleet workers (`run --worker`, streamer.fleet): ownership and leases. Per-worker series carry the worker
+        # label, so a dashboard can sum them over the fleet without relying on the scrape's instance label.
+        self.worker_cameras_owned = Gauge(
+            "vehiclewatch_worker_cameras_owned", "Cameras this worker holds a lease on", ["worker"], registry=r
+        )
+        self.worker_capacity = Gauge(
+            "vehiclewatch_worker_capacity", "Most cameras this worker reads at once", ["worker"], registry=r
+        )
+        self.lease_renew_failures = Counter(
+            "vehiclewatch_lease_renew_failures_total",
+            "Lease renewals that failed, by reason (lost: another owner or expired; redis: Redis unreachable)",
+            ["worker", "reason"],
+            registry=r,
+        )
+        self.lease_claims = Counter(
+            "vehiclewatch_lease_claims_total", "Camera leases claimed by this worker", ["worker"], registry=r
+        )
+        self.lease_takeovers = Counter(
+            "vehiclewatch_lease_takeovers_total",
+            "Claims of a camera whose previous owner's lease ran out instead of being released (it died)",
+            ["worker"],
+            registry=r,
+        )
+        self.lease_releases = Counter(
+            "vehiclewatch_lease_releases_total",
+            "Leases given up by this worker, by reason (removed, disabled, rebalance, shutdown)",
+            ["worker", "reason"],
+            registry=r,
+        )
+        self.camera_owner = Gauge(
+            "vehiclewatch_camera_owner",
+            "1 for the worker that reads the camera (the lease's fencing token is the value of camera_lease_token)",
+            ["camera", "worker"],
+            registry=r,
+        )
+        self.camera_lease_token = Gauge(
+            "vehiclewatch_camera_lease_token", "Fencing token of this worker's lease", ["camera"], registry=r
+        )
+        self.registry_problems = Gauge(
+            "vehiclewatch_registry_problems",
+            "Registered cameras skipped because their stored value is not a valid camera",
             registry=r,
         )
 
