@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.redisbus.support import TcpRedis
 from tests.streamer.fleet.support import (
     CYCLE_S,
     LEASE_TTL_S,
@@ -185,3 +186,35 @@ def test_bad_input_while_running(tmp_path: Path, redis_url: str, redis_client: r
     assert "'broken'" in log
     everything = log + listing.stdout + listing.stderr + twin.output()
     assert secret not in everything
+
+
+@pytest.mark.timeout(120)
+def test_redis_lost_while_owning(tmp_path: Path, tcp_redis: TcpRedis) -> None:
+    """Redis goes away under a worker that owns cameras: it stops reading them before their leases could lapse (so
+    no other worker could read them at the same time), keeps running, and reads them again once Redis is back."""
+    url = f"redis://127.0.0.1:{tcp_redis.port}"
+    video = write_blinking_car_video(tmp_path / "car.avi")
+    config = write_worker_config(tmp_path, url)
+    cameras = camera_file(tmp_path, video, ["a", "b"])
+    cli("cameras", "import", str(cameras), "--redis-url", url)
+    worker = WorkerProcess.start(tmp_path, config, "w1")
+    try:
+        fleet = Fleet(tcp_redis.client())
+        started = time.time()
+        wait_until(lambda: len(fleet.producing(["a", "b"], started)) == 2, START_S, "both cameras producing")
+        tcp_redis.stop()
+        lost = time.monotonic()
+        wait_until(lambda: worker.output().count("stopping it until Redis is back") == 2, 3 * LEASE_TTL_S, "stops")
+        assert time.monotonic() - lost < LEASE_TTL_S + SLACK_S
+        assert worker.process.poll() is None  # the worker itself keeps running
+        # Back (empty, like a restarted server without persistence): the operator's registry is written again.
+        tcp_redis.start()
+        fleet = Fleet(tcp_redis.client())
+        cli("cameras", "import", str(cameras), "--redis-url", url)
+        back = time.time()
+        wait_until(lambda: len(fleet.producing(["a", "b"], back)) == 2, 20, "both cameras producing again")
+    finally:
+        assert worker.terminate() == 0, worker.output()
+    log = worker.output()
+    assert "fleet: Redis unreachable" in log
+    assert "Redis reachable again" in log or "claimed camera a (token 1)" in log
