@@ -6,9 +6,10 @@ Once per reload cycle (and at once when the registry announces a change) it
 2. extends each lease it holds (compare-and-extend): a lease found lost stops its camera at once;
 3. applies registry changes to the cameras it owns: removed or disabled → stopped and released; changed →
    restarted with the new settings (the lease is kept);
-4. balances: claims free cameras up to its fair share (``ceil(cameras / workers)``, at most its capacity), beyond
-   it only for cameras left free for a whole cycle (so coverage comes first), and hands one camera over per cycle
-   while it holds more than its fair share and another worker holds less;
+4. balances: claims free cameras up to its fair share (``floor(cameras / workers)``, at most its capacity) at
+   once, and beyond it when more cameras are free than the other workers' shortfall (a dead worker's cameras, so
+   coverage comes first) or a camera stayed free for a whole cycle; hands one camera over per cycle while it holds
+   more than the fair share and another worker holds less;
 5. reports each owned camera's state, fps and last frame time (:mod:`streamer.fleet.status`).
 
 While Redis is unreachable nothing can be renewed: a camera keeps being read only while its lease is surely still
@@ -22,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -244,19 +244,24 @@ class FleetWorker:
             workers: list[WorkerInfo] = []
         else:
             workers = self.leases.workers()
-            fair = min(capacity, math.ceil(len(eligible) / max(len(workers), 1)))
+            fair = min(capacity, len(eligible) // max(len(workers), 1))
+        others = [w for w in workers if w.worker_id != self.worker_id]
+        # What the other workers still need to reach the fair share: free cameras beyond that are anyone's now.
+        shortfall = sum(max(0, min(w.capacity, fair) - w.owned) for w in others)
         owners = self.leases.owners(eligible)
         free = [c for c in eligible if c not in owners]
         # Others try the free cameras in another order, so simultaneous workers rarely race for the same one.
         free.sort(key=lambda c: hashlib.sha1(f"{self.worker_id}/{c}".encode()).digest())
+        left = len(free)
         for camera_id in free:
             if len(self.owned) >= capacity:
                 break
-            if len(self.owned) >= fair and camera_id not in self._free_before:
-                continue  # within our share only, until it has been free for a whole cycle
+            if len(self.owned) >= fair and left <= shortfall and camera_id not in self._free_before:
+                continue  # beyond our share only when nobody short of theirs needs it, or it stayed free a cycle
+            left -= 1
             self._claim(snapshot.cameras[camera_id])
         self._free_before = {c for c in free if c not in self.owned}
-        underloaded = any(w.worker_id != self.worker_id and w.owned < min(w.capacity, fair) for w in workers)
+        underloaded = any(w.owned < min(w.capacity, fair) for w in others)
         if self.shard is None and len(self.owned) > fair and not free and underloaded:
             camera_id = sorted(self.owned)[-1]
             log.info("fleet: handing camera %s over to balance the fleet (fair share %d)", camera_id, fair)

@@ -174,3 +174,36 @@ def test_redis_lost_stops_cameras_before_their_leases_lapse_and_resumes(tmp_path
     finally:
         if server.server is not None:
             server.stop()
+
+
+def test_a_late_worker_gets_a_share(redis_client: redis.Redis) -> None:
+    """4 cameras held 2 + 2 when a third worker arrives: one is handed over to it (fair share floor(4/3) = 1)."""
+    register(redis_client, "a", "b", "c", "d")
+    w2, h2 = worker(redis_client, "w2")
+    w3, h3 = worker(redis_client, "w3")
+    for _ in range(3):
+        w2.cycle()
+        w3.cycle()
+    assert sorted(len(h.running) for h in (h2, h3)) == [2, 2]
+    w1, h1 = worker(redis_client, "w1")
+    for _ in range(4):
+        for fleet in (w1, w2, w3):
+            fleet.cycle()
+    assert sorted(len(h.running) for h in (h1, h2, h3)) == [1, 1, 2]
+    assert owners(h1, h2, h3) == ["a", "b", "c", "d"]
+
+
+def test_a_dead_workers_cameras_are_claimed_at_once_by_workers_at_their_share(redis_client: redis.Redis) -> None:
+    """The dead worker may still be registered when its leases lapse: its cameras are beyond anyone's shortfall,
+    so the others claim them in their next cycle instead of waiting one more."""
+    register(redis_client, "a", "b", "c", "d")
+    w1, h1 = worker(redis_client, "w1")
+    w2, h2 = worker(redis_client, "w2")
+    for _ in range(3):
+        w1.cycle()
+        w2.cycle()
+    assert sorted(len(h.running) for h in (h1, h2)) == [2, 2]
+    for camera in list(w1.owned):  # w1 dies: its leases go, its registration (owned: 2) stays for now
+        redis_client.delete(w1.leases.lease_key(camera))
+    w2.cycle()
+    assert sorted(h2.running) == ["a", "b", "c", "d"]
