@@ -183,6 +183,14 @@ class Service:
 
     def _start(self) -> None:
         s = self.settings
+        if s.fleet.worker and s.cameras:
+            # A worker's cameras are the registry's: one config file can serve `cameras import` and the workers.
+            log.warning(
+                "fleet worker: the config's %d camera(s) are not read here; register them with "
+                "`vehiclewatch cameras import CONFIG`",
+                len(s.cameras),
+            )
+            s = self.settings = s.model_copy(update={"cameras": ()})
         for camera in s.cameras:
             camera.validate_source()
         matcher: Matcher | LiveMatcher | None = self._load_watchlist()
