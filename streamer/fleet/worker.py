@@ -105,6 +105,7 @@ class FleetWorker:
         self.snapshot: RegistrySnapshot | None = None
         self._reported_problems: set[str] = set()
         self._free_before: set[str] = set()
+        self._handed_over_at = -10  # the cycle this worker last handed a camera over to balance
         self._redis_down = False
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -240,14 +241,18 @@ class FleetWorker:
         eligible = [c for c, cam in snapshot.cameras.items() if cam.enabled and self._mine(c)]
         capacity = self.settings.capacity
         if self.shard is not None:
-            fair = capacity
+            fair = high = capacity
             workers: list[WorkerInfo] = []
         else:
             workers = self.leases.workers()
-            fair = min(capacity, len(eligible) // max(len(workers), 1))
+            count = max(len(workers), 1)
+            fair = min(capacity, len(eligible) // count)  # every worker's share; some hold one more (high)
+            high = min(capacity, -(-len(eligible) // count))
         others = [w for w in workers if w.worker_id != self.worker_id]
-        # What the other workers still need to reach the fair share: free cameras beyond that are anyone's now.
+        # What the other workers still need to reach the fair share: free cameras beyond that are anyone's now
+        # (a dead worker's, still registered), unless this worker just handed one over (it would take it back).
         shortfall = sum(max(0, min(w.capacity, fair) - w.owned) for w in others)
+        settled = self.cycles - self._handed_over_at > 2
         owners = self.leases.owners(eligible)
         free = [c for c in eligible if c not in owners]
         # Others try the free cameras in another order, so simultaneous workers rarely race for the same one.
@@ -256,16 +261,20 @@ class FleetWorker:
         for camera_id in free:
             if len(self.owned) >= capacity:
                 break
-            if len(self.owned) >= fair and left <= shortfall and camera_id not in self._free_before:
+            beyond = len(self.owned) >= fair and not (settled and left > shortfall)
+            if beyond and camera_id not in self._free_before:
                 continue  # beyond our share only when nobody short of theirs needs it, or it stayed free a cycle
             left -= 1
             self._claim(snapshot.cameras[camera_id])
         self._free_before = {c for c in free if c not in self.owned}
-        underloaded = any(w.owned < min(w.capacity, fair) for w in others)
-        if self.shard is None and len(self.owned) > fair and not free and underloaded:
+        owned = len(self.owned)
+        below_fair = any(w.owned < min(w.capacity, fair) for w in others)
+        below_high = any(w.owned < min(w.capacity, high) for w in others)
+        if self.shard is None and not free and ((owned > fair and below_fair) or (owned > high and below_high)):
             camera_id = sorted(self.owned)[-1]
-            log.info("fleet: handing camera %s over to balance the fleet (fair share %d)", camera_id, fair)
+            log.info("fleet: handing camera %s over to balance the fleet (share %d-%d)", camera_id, fair, high)
             self._drop(camera_id, release="rebalance")
+            self._handed_over_at = self.cycles
         self.metrics.worker_cameras_owned.labels(self.worker_id).set(len(self.owned))
 
     def _claim(self, camera: RegisteredCamera) -> None:

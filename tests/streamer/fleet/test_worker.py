@@ -207,3 +207,18 @@ def test_a_dead_workers_cameras_are_claimed_at_once_by_workers_at_their_share(re
         redis_client.delete(w1.leases.lease_key(camera))
     w2.cycle()
     assert sorted(h2.running) == ["a", "b", "c", "d"]
+
+
+def test_eight_cameras_settle_within_one_of_each_other(redis_client: redis.Redis) -> None:
+    register(redis_client, *(f"c{i}" for i in range(8)))
+    w2, h2 = worker(redis_client, "w2")
+    w3, h3 = worker(redis_client, "w3")
+    for _ in range(3):
+        w2.cycle()
+        w3.cycle()
+    w1, h1 = worker(redis_client, "w1")
+    for _ in range(10):
+        for fleet in (w1, w2, w3):
+            fleet.cycle()
+    assert sorted(len(h.running) for h in (h1, h2, h3)) == [2, 3, 3]
+    assert len(owners(h1, h2, h3)) == 8
