@@ -23,6 +23,7 @@ class CameraStatus(BaseModel):
     state: str = Field(description="Reader state: connecting, streaming, reconnecting, stopped.")
     fps: float = Field(ge=0, description="Frames decoded per second over the last reload cycle.")
     last_frame_at: float | None = Field(default=None, description="Unix time of the last decoded frame.")
+    claimed_at: float | None = Field(default=None, description="Unix time the worker claimed the camera's lease.")
     reason: str = Field(default="", description="Why the reader is in its state (credentials redacted).")
     updated_at: float = Field(description="Unix time of this report.")
 

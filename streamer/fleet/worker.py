@@ -62,6 +62,7 @@ class _Owned:
     valid_until: float  # monotonic time the lease surely lasts until (last successful renewal + TTL)
     frames_read: int = 0
     counted_at: float = 0.0
+    claimed_at: float = 0.0  # Unix time
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,9 @@ class FleetWorker:
             ", taken over from a worker whose lease ran out" if lease.took_over else "",
         )
         now = self.clock()
-        self.owned[camera.id] = _Owned(lease, camera, now + self.settings.lease_ttl_s, counted_at=now)
+        self.owned[camera.id] = _Owned(
+            lease, camera, now + self.settings.lease_ttl_s, counted_at=now, claimed_at=time.time()
+        )
         self.last_tokens[camera.id] = lease.token
         self.metrics.camera_owner.labels(camera.id, self.worker_id).set(1)
         self.metrics.camera_lease_token.labels(camera.id).set(lease.token)
@@ -341,6 +344,7 @@ class FleetWorker:
                     state=str(stats.state),
                     fps=round(fps, 2),
                     last_frame_at=stats.last_frame_at,
+                    claimed_at=owned.claimed_at,
                     reason=redact_text(stats.state_reason or ""),
                     updated_at=now,
                 )
