@@ -78,10 +78,9 @@ def test_compose_file() -> None:
     assert sorted(targets) == ["worker-1:9108", "worker-2:9108"]
 
 
-def test_config_of_the_workers_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_of_the_workers_is_valid() -> None:
     from streamer.service.config import load_settings
 
-    monkeypatch.setenv("VEHICLEWATCH_FLEET__WORKER", "true")
     for path in (DOCKER / "config.yaml", DEPLOY / "kubernetes" / "base" / "config.yaml"):
         settings = load_settings(path)
         assert settings.fleet.worker
