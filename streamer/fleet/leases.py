@@ -96,7 +96,6 @@ class LeaseOwner:
     camera_id: str
     worker_id: str
     token: int
-    ttl_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,22 +177,17 @@ class LeaseTable:
         )
 
     def owners(self, camera_ids: list[str]) -> dict[str, LeaseOwner]:
-        """The current owner of each camera that has one."""
+        """The current owner of each camera that has one (one MGET: N key reads, one round trip)."""
         if not camera_ids:
             return {}
-        with self.client.pipeline(transaction=False) as pipe:
-            for camera_id in camera_ids:
-                pipe.get(self.lease_key(camera_id))
-                pipe.pttl(self.lease_key(camera_id))
-            values: list[Any] = pipe.execute()
+        values = cast(list[Any], self.client.mget([self.lease_key(c) for c in camera_ids]))
         out: dict[str, LeaseOwner] = {}
-        for i, camera_id in enumerate(camera_ids):
-            raw, ttl = values[2 * i], values[2 * i + 1]
+        for camera_id, raw in zip(camera_ids, values, strict=True):
             if raw is None:
                 continue
             parts = _text(raw).split("|")
             if len(parts) == 3 and parts[2].isdigit():
-                out[camera_id] = LeaseOwner(camera_id, parts[0], int(parts[2]), int(ttl))
+                out[camera_id] = LeaseOwner(camera_id, parts[0], int(parts[2]))
         return out
 
     # --- worker registration ---------------------------------------------------------------------------------

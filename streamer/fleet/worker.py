@@ -254,8 +254,12 @@ class FleetWorker:
         # (a dead worker's, still registered), unless this worker just handed one over (it would take it back).
         shortfall = sum(max(0, min(w.capacity, fair) - w.owned) for w in others)
         settled = self.cycles - self._handed_over_at > 2
-        owners = self.leases.owners(eligible)
-        free = [c for c in eligible if c not in owners]
+        # Every lease of the eligible cameras, read once per cycle (one MGET): skipped by a full worker that has
+        # nothing to hand over, so a fleet at capacity costs Redis no per-camera reads beyond the renewals.
+        advertised = sum(w.owned for w in workers)
+        full = len(self.owned) >= capacity and (self.shard is not None or advertised >= len(eligible))
+        owners = {} if full else self.leases.owners(eligible)
+        free = [] if full else [c for c in eligible if c not in owners]
         # Others try the free cameras in another order, so simultaneous workers rarely race for the same one.
         free.sort(key=lambda c: hashlib.sha1(f"{self.worker_id}/{c}".encode()).digest())
         left = len(free)
