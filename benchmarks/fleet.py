@@ -138,6 +138,7 @@ def run_one(
         "share": [round(f / total, 3) if total else 0.0 for f in fps],
         "redis_commands_per_s": round(commands / elapsed, 1),
         "redis_commands_per_camera_s": round(commands / elapsed / cameras, 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews the figures
     }
 
 
