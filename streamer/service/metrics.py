@@ -5,6 +5,7 @@ Every metric lives on a registry passed in, so tests get a fresh one and nothing
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -256,6 +257,15 @@ class Metrics:
         self.active_tracks.labels(camera).set(0)
         self.stream_up.labels(camera).set(0)
         self.set_camera_state(camera, "connecting")
+
+    def forget_camera(self, camera: str) -> None:
+        """Drops a camera's state series (a fleet worker handed it over): its new owner reports it from now on, and
+        a stale "stopped" here would read as the camera being down. Its counters stay (rates need them)."""
+        for name in CAMERA_STATES:
+            with contextlib.suppress(KeyError):
+                self.camera_state.remove(camera, name)
+        with contextlib.suppress(KeyError):
+            self.stream_up.remove(camera)
 
     def declare_entries(self, entries: Iterable[str]) -> None:
         for entry in entries:

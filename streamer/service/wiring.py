@@ -328,6 +328,7 @@ class Service:
         self.frames.remove_buffer(camera_id)
         if self._recognizer is not None:
             self._recognizer.end_camera(camera_id)
+        self.metrics.forget_camera(camera_id)
 
     def camera_stats(self, camera_id: str) -> CameraStats | None:
         with self._cameras_lock:
