@@ -35,7 +35,7 @@ from tests.streamer.fleet.support import (
 )
 
 SLACK_S = 2.5
-CLAIM_SLACK_S = 0.5  # the lease's own bound, measured by the claiming worker's clock: scheduling jitter only
+CLAIM_SLACK_S = 1.0  # the lease's own bound, measured by the claiming worker's clock: scheduling jitter on 2 busy cores
 START_S = 60.0  # three processes loading ONNX Runtime at once on two busy cores
 CAMERAS = [f"cam{i}" for i in range(1, 7)]
 
