@@ -173,6 +173,14 @@ class Alert(BaseModel):
     views_fused: int | None = Field(
         default=None, ge=1, description="Classifications fused into the labels (tracking on), or null (one crop)."
     )
+    worker_id: str | None = Field(
+        default=None, description="Fleet worker that read the camera (`run --worker`), or null (a single service)."
+    )
+    lease_token: int | None = Field(
+        default=None,
+        ge=1,
+        description="Fencing token of the worker's lease on the camera: drop messages below the largest seen, or null.",
+    )
 
     @field_validator("captured_at", "published_at")
     @classmethod

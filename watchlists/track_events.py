@@ -77,6 +77,14 @@ class TrackSummary(BaseModel):
     best_snapshot_key: str | None = Field(
         default=None, description="Redis key of the track's best crop (JPEG, expires), or null."
     )
+    worker_id: str | None = Field(
+        default=None, description="Fleet worker that read the camera (`run --worker`), or null (a single service)."
+    )
+    lease_token: int | None = Field(
+        default=None,
+        ge=1,
+        description="Fencing token of the worker's lease on the camera: drop messages below the largest seen, or null.",
+    )
 
     @field_validator("first_seen", "last_seen")
     @classmethod

@@ -10,6 +10,7 @@ import click
 
 from streamer.cli.alerts import alerts
 from streamer.cli.bench import bench
+from streamer.cli.cameras import cameras
 from streamer.cli.config import config
 from streamer.cli.models import classify, detect
 from streamer.cli.run import run
@@ -23,5 +24,5 @@ def main() -> None:
     """vehiclewatch: real-time vehicle recognition from camera streams, with watchlist alerts on Redis."""
 
 
-for _command in (run, detect, classify, alerts, config, watchlist, bench, train, evaluate):
+for _command in (run, detect, classify, alerts, config, watchlist, cameras, bench, train, evaluate):
     main.add_command(_command)

@@ -79,6 +79,12 @@ def print_alert(alert: Any) -> None:
 @embedded_redis_port_option
 @click.option("--metrics-port", type=int, help="Prometheus port (default 9108).")
 @click.option("--quiet", is_flag=True, help="Do not print alerts as they are published.")
+@click.option(
+    "--worker",
+    is_flag=True,
+    help="Run as a fleet worker: claim cameras from the registry in Redis (vehiclewatch cameras) with leases.",
+)
+@click.option("--worker-id", help="This worker's id in the fleet (default: the host name); implies --worker.")
 def run(
     config_path: Path | None,
     sources: tuple[str, ...],
@@ -93,6 +99,8 @@ def run(
     embedded_redis_port: int | None,
     metrics_port: int | None,
     quiet: bool,
+    worker: bool = False,
+    worker_id: str | None = None,
 ) -> None:
     """Run the service: read cameras, detect and classify vehicles, publish watchlist alerts to Redis.
 
@@ -103,6 +111,8 @@ def run(
 
     overrides = model_overrides(models, detector, classifiers, color_recognizer)
     overrides.update(run_overrides(sources, watchlist, loop, detect_fps, redis_url, metrics_port, embedded_redis_port))
+    if worker or worker_id is not None:
+        overrides["fleet"] = {"worker": True} | ({"worker_id": worker_id} if worker_id is not None else {})
     with clear_errors():
         settings = load_settings(config_path, overrides)
     configure_logging(settings.log_level)

@@ -19,6 +19,7 @@ it batch by batch), so tests can drive it frame by frame.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -90,10 +91,25 @@ class Recognizer:
         self.track_end = TrackEnd(metrics, None if self.one_view else events, settings.events)
         self.books: dict[str, TrackBook] = {}
         self.crops_classified = 0
+        # Held while a batch is recognized, so a fleet worker can end a released camera's tracks from its own thread.
+        self._lock = threading.Lock()
 
     def process(self, batch: DetectedBatch) -> list[Alert]:
         """Tracks, classifies, matches and alerts for one batch; returns the alerts submitted."""
-        return self.recognize(self.track(batch))
+        with self._lock:
+            return self.recognize(self.track(batch))
+
+    def end_camera(self, camera_id: str) -> None:
+        """Ends a camera's tracks (its reader stopped for good: a fleet worker released it) and forgets its book,
+        so their summaries go out now, under the lease they were seen in."""
+        with self._lock:
+            book = self.books.pop(camera_id, None)
+            if book is None:
+                return
+            for record in book.end_all():
+                if not self.one_view:
+                    self.track_end(record)
+            self.metrics.active_tracks.labels(camera_id).set(0)
 
     def track(self, batch: DetectedBatch) -> DetectedBatch:
         """The batch with track ids set (tracking on: cross-class duplicates merged, ``UNTRACKED`` = -1 for none)."""

@@ -22,6 +22,7 @@ from common.paths import resolve_config_paths
 from common.redaction import install_redacting_filter
 from detectors.settings import DetectorSettings
 from redisbus.settings import RedisSettings
+from streamer.fleet.settings import FleetSettings
 from streamer.recognize.settings import PipelineSettings, TrackingSettings
 from streamer.service.substitution import SubstitutionError, substitute
 from streamer.sources.settings import CameraSettings
@@ -83,7 +84,13 @@ class ServiceSettings(_EnvAboveFile):
 
     model_config = SettingsConfigDict(extra="forbid")
 
-    cameras: tuple[CameraSettings, ...] = Field(min_length=1, description="The cameras (video sources) to watch.")
+    cameras: tuple[CameraSettings, ...] = Field(
+        default=(),
+        description=(
+            "The cameras (video sources) to watch; required, except for a fleet worker (fleet.worker), whose "
+            "cameras come from the registry in Redis (`vehiclewatch cameras`)."
+        ),
+    )
     detector: DetectorSettings = Field(description="The vehicle detector.")
     classifiers: ClassifierSettings = Field(default_factory=ClassifierSettings, description="Crop classifiers.")
     watchlist: WatchlistSettings = Field(default_factory=WatchlistSettings, description="Watchlist and matching.")
@@ -95,9 +102,14 @@ class ServiceSettings(_EnvAboveFile):
         default_factory=TrackingSettings, description="Vehicle tracking and classification per track."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    fleet: FleetSettings = Field(
+        default_factory=FleetSettings, description="Camera registry in Redis and fleet workers (`run --worker`)."
+    )
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> ServiceSettings:
+        if not self.cameras and not self.fleet.worker:
+            raise ValueError("cameras: required key is missing (a fleet worker, `run --worker`, needs none)")
         seen: set[str] = set()
         for camera in self.cameras:
             if camera.id in seen:
@@ -122,6 +134,9 @@ class ClientSettings(_EnvAboveFile):
     redis: RedisSettings = Field(default_factory=RedisSettings, description="Redis server (embedded when no url).")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert stream and snapshots.")
     watchlist: WatchlistSettings = Field(default_factory=WatchlistSettings, description="Watchlist and matching.")
+    fleet: FleetSettings = Field(
+        default_factory=FleetSettings, description="Camera registry in Redis and fleet workers (`run --worker`)."
+    )
 
 
 class _ClientFlagsFirst(ClientSettings):

@@ -5,6 +5,7 @@ Every metric lives on a registry passed in, so tests get a fresh one and nothing
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -33,6 +34,7 @@ class Metrics:
         self._stage_metrics(self.registry)
         self._tracking_metrics(self.registry)
         self._delivery_metrics(self.registry)
+        self._fleet_metrics(self.registry)
 
     def watch_camera_levels(self, source: CameraLevelsSource) -> None:
         """Exports the colour recogniser's per-camera levels (read at each scrape, so nothing is copied per batch)."""
@@ -207,6 +209,51 @@ class Metrics:
             registry=r,
         )
 
+    def _fleet_metrics(self, r: CollectorRegistry) -> None:
+        # Fleet workers (`run --worker`, streamer.fleet): ownership and leases. Per-worker series carry the worker
+        # label, so a dashboard can sum them over the fleet without relying on the scrape's instance label.
+        self.worker_cameras_owned = Gauge(
+            "vehiclewatch_worker_cameras_owned", "Cameras this worker holds a lease on", ["worker"], registry=r
+        )
+        self.worker_capacity = Gauge(
+            "vehiclewatch_worker_capacity", "Most cameras this worker reads at once", ["worker"], registry=r
+        )
+        self.lease_renew_failures = Counter(
+            "vehiclewatch_lease_renew_failures_total",
+            "Lease renewals that failed, by reason (lost: another owner or expired; redis: Redis unreachable)",
+            ["worker", "reason"],
+            registry=r,
+        )
+        self.lease_claims = Counter(
+            "vehiclewatch_lease_claims_total", "Camera leases claimed by this worker", ["worker"], registry=r
+        )
+        self.lease_takeovers = Counter(
+            "vehiclewatch_lease_takeovers_total",
+            "Claims of a camera whose previous owner's lease ran out instead of being released (it died)",
+            ["worker"],
+            registry=r,
+        )
+        self.lease_releases = Counter(
+            "vehiclewatch_lease_releases_total",
+            "Leases given up by this worker, by reason (removed, disabled, rebalance, shutdown)",
+            ["worker", "reason"],
+            registry=r,
+        )
+        self.camera_owner = Gauge(
+            "vehiclewatch_camera_owner",
+            "1 for the worker that reads the camera (the lease's fencing token is the value of camera_lease_token)",
+            ["camera", "worker"],
+            registry=r,
+        )
+        self.camera_lease_token = Gauge(
+            "vehiclewatch_camera_lease_token", "Fencing token of this worker's lease", ["camera"], registry=r
+        )
+        self.registry_problems = Gauge(
+            "vehiclewatch_registry_problems",
+            "Registered cameras skipped because their stored value is not a valid camera",
+            registry=r,
+        )
+
     def declare_camera(self, camera: str) -> None:
         """Creates a camera's series at zero, so dashboards see it before its first frame."""
         self.frames_read.labels(camera)
@@ -219,6 +266,15 @@ class Metrics:
         self.active_tracks.labels(camera).set(0)
         self.stream_up.labels(camera).set(0)
         self.set_camera_state(camera, "connecting")
+
+    def forget_camera(self, camera: str) -> None:
+        """Drops a camera's state series (a fleet worker handed it over): its new owner reports it from now on, and
+        a stale "stopped" here would read as the camera being down. Its counters stay (rates need them)."""
+        for name in CAMERA_STATES:
+            with contextlib.suppress(KeyError):
+                self.camera_state.remove(camera, name)
+        with contextlib.suppress(KeyError):
+            self.stream_up.remove(camera)
 
     def declare_entries(self, entries: Iterable[str]) -> None:
         for entry in entries:

@@ -22,6 +22,9 @@ from detectors.registry import open_detector
 from detectors.runtime import ModelLoadError
 from redisbus.connection import RedisConnection, RedisConnectionError, connect
 from redisbus.spool import Spool, SpoolError
+from streamer.fleet.stamping import StampedAlerts, StampedTrackEvents
+from streamer.fleet.wiring import fleet_client
+from streamer.fleet.worker import FleetWorker
 from streamer.recognize.detect_gate import DetectionGates
 from streamer.recognize.flow import Recognizer
 from streamer.recognize.pipeline import Pipeline
@@ -32,8 +35,8 @@ from streamer.service.metrics import Metrics
 from streamer.sources.backends import SourceEnded, SourceError, SourceFatalError, open_source
 from streamer.sources.buffers import FrameBufferGroup
 from streamer.sources.camera import CameraReader
-from streamer.sources.camera_state import AvailabilityTracker, CameraStateChange
-from streamer.sources.settings import SourceConfigError
+from streamer.sources.camera_state import AvailabilityTracker, CameraStateChange, CameraStats
+from streamer.sources.settings import CameraSettings, SourceConfigError
 from streamer.sources.watchdog import CameraWatchdog
 from watchlists.alerts import Alert
 from watchlists.colors import load_color_table
@@ -148,6 +151,11 @@ class Service:
         self.watchlist_reloader: WatchlistReloader | None = None
         self.watchdog: CameraWatchdog | None = None
         self.http: MetricsServer | None = None
+        self.fleet: FleetWorker | None = None  # `run --worker`: cameras come and go with the leases it holds
+        self._cameras_lock = threading.RLock()
+        self._recognizer: Recognizer | None = None
+        self._gates = DetectionGates()
+        self._camera_metrics: _CameraMetrics | None = None
         self._ready = False
         self._stopped = threading.Event()
         self.started_at: float | None = None  # monotonic time the cameras started (benchmarks time from here)
@@ -175,10 +183,18 @@ class Service:
 
     def _start(self) -> None:
         s = self.settings
+        if s.fleet.worker and s.cameras:
+            # A worker's cameras are the registry's: one config file can serve `cameras import` and the workers.
+            log.warning(
+                "fleet worker: the config's %d camera(s) are not read here; register them with "
+                "`vehiclewatch cameras import CONFIG`",
+                len(s.cameras),
+            )
+            s = self.settings = s.model_copy(update={"cameras": ()})
         for camera in s.cameras:
             camera.validate_source()
         matcher: Matcher | LiveMatcher | None = self._load_watchlist()
-        frame_sizes = self._probe_sources()
+        frame_sizes = self._probe_sources()  # none for a fleet worker: its cameras come later
         # The plugin that detector.type names, its input sized to the cameras' frames (detector.input_size: auto).
         detector = open_detector(s.detector, frame_sizes)
         bank = ClassifierBank.from_settings(s.classifiers)  # each classifier by its plugin type
@@ -197,6 +213,9 @@ class Service:
             log.info("metrics on http://%s:%d/metrics (health: /healthz, /readyz)", s.metrics.host, self.http.port)
         self.redis = connect(s.redis)
         log.info("alerts go to %s stream %r", self.redis.display_url, s.alerts.stream)
+        if s.fleet.worker:
+            self.fleet = FleetWorker(s.fleet, fleet_client(self.redis.client, s.fleet), self, self.metrics)
+            self.fleet.register()  # refuses a worker id that a live worker holds
         # Alerts (and track events) spooled by an earlier run are replayed as soon as their publisher starts.
         self.spool = open_spool(s.redis, self.metrics)
         self.publisher = AlertPublisher(
@@ -226,18 +245,26 @@ class Service:
                 self.redis.client, s.tracking.events, spool=self.spool, dedup_ttl_s=s.redis.spool.dedup_ttl_s
             ).start()
             log.info("track summaries go to stream %r", s.tracking.events.stream)
+        alert_sink: StampedAlerts | AlertPublisher = self.publisher
+        event_sink: StampedTrackEvents | TrackEventPublisher | None = self.track_events
+        if self.fleet is not None:  # alerts and track events carry the worker id and the lease's fencing token
+            alert_sink = StampedAlerts(self.publisher, self.fleet.stamp)
+            if self.track_events is not None:
+                event_sink = StampedTrackEvents(self.track_events, self.fleet.stamp)
         recognizer = Recognizer(
             bank,
             matcher,
             cooldown,
-            self.publisher,
+            alert_sink,
             self.metrics,
             s.tracking,
-            self.track_events,
+            event_sink,
             s.watchlist.top_k,
             frame_steps={camera.id: camera.detection.every for camera in s.cameras},
         )
         recognizer.trackers.prepare(camera.id for camera in s.cameras)
+        self._recognizer = recognizer
+        self._gates = DetectionGates({camera.id: camera.detection for camera in s.cameras})
         self.pipeline = Pipeline(
             self.frames,
             detector,
@@ -245,10 +272,12 @@ class Service:
             self.metrics,
             s.pipeline,
             max_wait_s=s.detector.max_wait_ms / 1000,
-            gates=DetectionGates({camera.id: camera.detection for camera in s.cameras}),
+            gates=self._gates,
         )
-        # Buffers exist before the pipeline starts: an empty group reads as "all sources ended".
-        camera_metrics = _CameraMetrics(self.metrics, self.track_events)
+        # Buffers exist before the pipeline starts: an empty group reads as "all sources ended" (unless held).
+        if self.fleet is not None:
+            self.frames.hold()
+        camera_metrics = self._camera_metrics = _CameraMetrics(self.metrics, self.track_events)
         for camera in s.cameras:
             self.metrics.declare_camera(camera.id)
             buffer = self.frames.add_buffer(camera.id, camera.buffer_size, camera.effective_full_policy)
@@ -259,8 +288,57 @@ class Service:
             reader.start()
         self.watchdog = CameraWatchdog(self.readers)
         self.watchdog.start()
+        if self.fleet is not None:
+            self.fleet.cycle()  # the first claims now, so the service is ready with its cameras
+            self.fleet.start()
         self._ready = True
         log.info("vehiclewatch running: %d camera(s)", len(self.readers))
+
+    # --- a fleet worker's cameras (streamer.fleet.worker.CameraHost) ----------------------------------------------
+
+    def start_camera(self, camera: CameraSettings) -> None:
+        """Starts reading one more camera while running (a lease was claimed)."""
+        assert self.pipeline is not None
+        assert self._recognizer is not None
+        assert self._camera_metrics is not None
+        with self._cameras_lock:
+            if any(reader.camera_id == camera.id for reader in self.readers):
+                raise ValueError(f"camera {camera.id!r} is already being read")
+            self.metrics.declare_camera(camera.id)
+            self._recognizer.frame_steps[camera.id] = camera.detection.every
+            self._gates.settings[camera.id] = camera.detection
+            if self.pipeline.gates is None and self._gates.active:
+                self.pipeline.gates = self._gates
+            buffer = self.frames.add_buffer(camera.id, camera.buffer_size, camera.effective_full_policy)
+            reader = CameraReader(camera, buffer, self._camera_metrics)
+            self.readers.append(reader)
+            reader.start()
+            if self.watchdog is not None:
+                self.watchdog.add(reader)
+
+    def stop_camera(self, camera_id: str, drain_s: float = 2.0) -> None:
+        """Stops reading a camera (its lease is being given up or was lost): the frames it already read are
+        detected first, then its tracks end, so their summaries carry the lease they were seen under."""
+        with self._cameras_lock:
+            reader = next((r for r in self.readers if r.camera_id == camera_id), None)
+            if reader is None:
+                return
+            self.readers.remove(reader)
+            if self.watchdog is not None:
+                self.watchdog.remove(reader)
+        reader.stop()
+        deadline = time.monotonic() + drain_s
+        while not reader.buffer.finished and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.frames.remove_buffer(camera_id)
+        if self._recognizer is not None:
+            self._recognizer.end_camera(camera_id)
+        self.metrics.forget_camera(camera_id)
+
+    def camera_stats(self, camera_id: str) -> CameraStats | None:
+        with self._cameras_lock:
+            reader = next((r for r in self.readers if r.camera_id == camera_id), None)
+        return reader.stats if reader is not None else None
 
     def _load_watchlist(self) -> Matcher | None:
         ws = self.settings.watchlist
@@ -304,7 +382,8 @@ class Service:
         return False
 
     def health(self) -> Health:
-        cameras = {reader.camera_id: str(reader.state) for reader in self.readers}
+        with self._cameras_lock:
+            cameras = {reader.camera_id: str(reader.state) for reader in self.readers}
         detail: dict[str, object] = {}
         if self.publisher is not None:
             detail["alerts_pending"] = self.publisher.pending
@@ -320,6 +399,11 @@ class Service:
             return
         self._stopped.set()
         self._ready = False
+        if self.fleet is not None:
+            # Hand-over first: each camera stops, its read frames go through, then its lease is released for the
+            # next worker; the rest of the shutdown (draining the alerts) no longer holds any camera up.
+            self.fleet.stop()
+            self.fleet.release_all()
         if self.watchdog is not None:
             self.watchdog.stop()
         for reader in self.readers:

@@ -165,6 +165,7 @@ class FrameBufferGroup:
         self._buffers: dict[str, FrameBuffer] = {}
         self._order: list[str] = []
         self._next = 0  # where the next round-robin round starts, so no camera is always first
+        self._held = False  # a fleet worker's group: cameras come and go, so no camera is no "all ended"
 
     def add_buffer(self, camera_id: str, capacity: int, policy: FullPolicy) -> FrameBuffer:
         """Creates the buffer of one camera, sharing the group's condition.
@@ -178,6 +179,29 @@ class FrameBufferGroup:
             buffer = FrameBuffer(capacity, policy, notify=self.condition)
             self._buffers[camera_id] = buffer
             self._order.append(camera_id)
+            self.condition.notify_all()
+            return buffer
+
+    def hold(self) -> None:
+        """Keeps the group open while it has no camera (a fleet worker between cameras): only `close` ends it."""
+        with self.condition:
+            self._held = True
+
+    def remove_buffer(self, camera_id: str) -> FrameBuffer | None:
+        """Takes a camera's buffer out of the group (its reader stopped); frames still in it are not collected.
+
+        Returns:
+            The buffer, or None when the camera had none.
+        """
+        with self.condition:
+            buffer = self._buffers.pop(camera_id, None)
+            if buffer is None:
+                return None
+            position = self._order.index(camera_id)
+            self._order.remove(camera_id)
+            if self._next > position:
+                self._next -= 1
+            self._next = self._next % len(self._order) if self._order else 0
             self.condition.notify_all()
             return buffer
 
@@ -224,6 +248,7 @@ class FrameBufferGroup:
     def close(self) -> None:
         """Closes every buffer (blocked puts return); queued frames can still be collected."""
         with self.condition:
+            self._held = False
             for buffer in self._buffers.values():
                 buffer.close()
 
@@ -231,7 +256,7 @@ class FrameBufferGroup:
     def finished(self) -> bool:
         """Every buffer is closed and empty (e.g. all files ended): nothing more will be collected."""
         with self.condition:
-            return all(buffer.finished for buffer in self._buffers.values())
+            return not self._held and all(buffer.finished for buffer in self._buffers.values())
 
     def _ready_or_finished(self) -> bool:
         return any(len(buffer) for buffer in self._buffers.values()) or self.finished

@@ -31,6 +31,7 @@ class CameraWatchdog:
 
     def __init__(self, readers: Sequence[CameraReader], interval_s: float | None = None) -> None:
         self._readers = list(readers)
+        self._readers_lock = threading.Lock()
         if interval_s is None:
             smallest = min((reader.settings.stall_timeout_s for reader in self._readers), default=4.0)
             interval_s = min(1.0, smallest / 4)
@@ -41,10 +42,23 @@ class CameraWatchdog:
         self._thread: threading.Thread | None = None
         self.restarts = 0
 
+    def add(self, reader: CameraReader) -> None:
+        """Watches one more reader (a fleet worker's camera, started while running)."""
+        with self._readers_lock:
+            self._readers.append(reader)
+
+    def remove(self, reader: CameraReader) -> None:
+        """Stops watching a reader (its camera was stopped)."""
+        with self._readers_lock:
+            if reader in self._readers:
+                self._readers.remove(reader)
+
     def check(self, now: float | None = None) -> list[str]:
         """Checks every reader once; returns the ids of the cameras restarted."""
         restarted = []
-        for reader in self._readers:
+        with self._readers_lock:
+            readers = list(self._readers)
+        for reader in readers:
             try:
                 if reader.check_stall(now):
                     restarted.append(reader.camera_id)
