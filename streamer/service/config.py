@@ -22,9 +22,11 @@ from common.paths import resolve_config_paths
 from common.redaction import install_redacting_filter
 from detectors.settings import DetectorSettings
 from redisbus.settings import RedisSettings
+from streamer.outputs.settings import WebhookDeliverySettings
 from streamer.recognize.settings import PipelineSettings, TrackingSettings
 from streamer.service.substitution import SubstitutionError, substitute
 from streamer.sources.settings import CameraSettings
+from streamer.web.settings import WebSettings
 from watchlists.settings import AlertSettings, WatchlistSettings
 
 ENV_PREFIX = "VEHICLEWATCH_"
@@ -95,6 +97,10 @@ class ServiceSettings(_EnvAboveFile):
         default_factory=TrackingSettings, description="Vehicle tracking and classification per track."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    web: WebSettings = Field(default_factory=WebSettings, description="HTTP API: recognise, sightings (`[web]` extra).")
+    webhooks: WebhookDeliverySettings = Field(
+        default_factory=WebhookDeliverySettings, description="Alerts POSTed to HTTP endpoints."
+    )
 
     @model_validator(mode="after")
     def _unique_camera_ids(self) -> ServiceSettings:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -22,6 +23,7 @@ from detectors.registry import open_detector
 from detectors.runtime import ModelLoadError
 from redisbus.connection import RedisConnection, RedisConnectionError, connect
 from redisbus.spool import Spool, SpoolError
+from streamer.outputs.webhooks import WebhookDeliverer
 from streamer.recognize.detect_gate import DetectionGates
 from streamer.recognize.flow import Recognizer
 from streamer.recognize.pipeline import Pipeline
@@ -148,6 +150,8 @@ class Service:
         self.watchlist_reloader: WatchlistReloader | None = None
         self.watchdog: CameraWatchdog | None = None
         self.http: MetricsServer | None = None
+        self.web: Any = None  # streamer.web.runtime.WebApi when web.enabled (imported only then)
+        self.webhooks: list[WebhookDeliverer] = []
         self._ready = False
         self._stopped = threading.Event()
         self.started_at: float | None = None  # monotonic time the cameras started (benchmarks time from here)
@@ -203,6 +207,7 @@ class Service:
         )
         watch_delivery(self.metrics, self.publisher)
         self.publisher.start()
+        self._start_outputs()
 
         # The live watchlist (file + Redis-managed entries, reloaded while running) replaces the start-up matcher;
         # the cooldown asks it whether an entry is still active, so removed or expired entries never alert.
@@ -256,6 +261,22 @@ class Service:
         self.watchdog.start()
         self._ready = True
         log.info("vehiclewatch running: %d camera(s)", len(self.readers))
+
+    def _start_outputs(self) -> None:
+        """Webhook deliverers and the HTTP API (its web stack imported only when enabled)."""
+        s = self.settings
+        assert self.redis is not None
+        for endpoint in s.webhooks.endpoints:
+            deliverer = WebhookDeliverer(self.redis.client, endpoint, s.alerts.stream, s.webhooks.dead_letter_stream)
+            self.webhooks.append(deliverer.start())
+        if s.web.enabled:
+            try:
+                from streamer.web.runtime import start_web_api
+            except ImportError as exc:
+                raise StartupError(
+                    f"web.enabled needs the web extra (pip install 'vehiclewatch[web]'): {exc.name} is missing"
+                ) from exc
+            self.web = start_web_api(s.web, s.detector, s.classifiers)
 
     def _load_watchlist(self) -> Matcher | None:
         ws = self.settings.watchlist
@@ -334,6 +355,10 @@ class Service:
                 log.error("%d alert(s) could not be published before shutdown", lost)
         if self.spool is not None:
             self.spool.close()  # what is left in it is replayed at the next start
+        for deliverer in self.webhooks:
+            deliverer.stop()
+        if self.web is not None:
+            self.web.stop()
         if self.redis is not None:
             self.redis.close()
         if self.http is not None:

@@ -1,0 +1,88 @@
+"""The web API as the service (or `vehiclewatch api`) runs it: tokens, models, batcher, app and server together.
+
+It opens a detector and classifier bank of its own (the pipeline's run on the pipeline's threads; sharing one
+inference session between the two would make one wait on the other's batches and depend on each runtime's
+thread-safety).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from classifiers.bank import ClassifierBank
+from classifiers.settings import ClassifierSettings
+from detectors.registry import open_detector
+from detectors.settings import DetectorSettings
+from streamer.web.app import create_app
+from streamer.web.batcher import MicroBatcher
+from streamer.web.recognize import Recognizer, RecognizeResult
+from streamer.web.server import WebServer
+from streamer.web.settings import WebSettings
+from streamer.web.tokens import ApiTokens, TokenFileError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WebApi:
+    """The running API; `stop` ends it."""
+
+    server: WebServer
+    batcher: MicroBatcher[NDArray[np.uint8], RecognizeResult] | None
+    app: Any
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.batcher is not None:
+            self.batcher.close()
+
+
+def load_tokens(settings: WebSettings) -> ApiTokens:
+    if settings.tokens_file is None:
+        raise TokenFileError("web.tokens_file is required when web.enabled is set (a YAML file of `name: token`)")
+    return ApiTokens.from_file(settings.tokens_file)
+
+
+def start_web_api(
+    settings: WebSettings,
+    detector: DetectorSettings | None,
+    classifiers: ClassifierSettings,
+    extra_routes: list[Any] | None = None,
+) -> WebApi:
+    """Opens the models and serves the API.
+
+    Raises:
+        TokenFileError: no tokens file, or a bad one.
+        ModelLoadError: a model cannot be opened.
+        OSError: the port is taken.
+    """
+    tokens = load_tokens(settings)
+    batcher: MicroBatcher[NDArray[np.uint8], RecognizeResult] | None = None
+    bank = ClassifierBank.from_settings(classifiers)
+    if len(bank) or detector is not None:
+        opened = open_detector(detector) if detector is not None else None
+        recognizer = Recognizer(opened, bank, settings.recognize.top_k)
+        batcher = MicroBatcher(recognizer, settings.recognize.max_batch, settings.recognize.max_wait_ms / 1000).start()
+    app = create_app(tokens, batcher, settings.recognize, extra_routes)
+    try:
+        server = WebServer(app, settings.host, settings.port).start()
+    except OSError:
+        if batcher is not None:
+            batcher.close()
+        raise
+    log.info(
+        "web API on http://%s:%d (POST /v1/recognize, docs /docs); %d token(s)",
+        settings.host,
+        server.port,
+        len(tokens.tokens),
+    )
+    return WebApi(server, batcher, app)
