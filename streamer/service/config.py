@@ -22,6 +22,7 @@ from common.paths import resolve_config_paths
 from common.redaction import install_redacting_filter
 from detectors.settings import DetectorSettings
 from redisbus.settings import RedisSettings
+from streamer.history.settings import HistorySettings
 from streamer.outputs.settings import WebhookDeliverySettings
 from streamer.recognize.settings import PipelineSettings, TrackingSettings
 from streamer.service.substitution import SubstitutionError, substitute
@@ -100,6 +101,9 @@ class ServiceSettings(_EnvAboveFile):
     web: WebSettings = Field(default_factory=WebSettings, description="HTTP API: recognise, sightings (`[web]` extra).")
     webhooks: WebhookDeliverySettings = Field(
         default_factory=WebhookDeliverySettings, description="Alerts POSTed to HTTP endpoints."
+    )
+    history: HistorySettings = Field(
+        default_factory=HistorySettings, description="Sightings archived to a database (`[web]` extra)."
     )
 
     @model_validator(mode="after")

@@ -152,6 +152,7 @@ class Service:
         self.http: MetricsServer | None = None
         self.web: Any = None  # streamer.web.runtime.WebApi when web.enabled (imported only then)
         self.webhooks: list[WebhookDeliverer] = []
+        self.archiver: Any = None  # streamer.history.archiver.Archiver when history.enabled (imported only then)
         self._ready = False
         self._stopped = threading.Event()
         self.started_at: float | None = None  # monotonic time the cameras started (benchmarks time from here)
@@ -269,6 +270,17 @@ class Service:
         for endpoint in s.webhooks.endpoints:
             deliverer = WebhookDeliverer(self.redis.client, endpoint, s.alerts.stream, s.webhooks.dead_letter_stream)
             self.webhooks.append(deliverer.start())
+        if s.history.enabled:
+            try:
+                from streamer.history.archiver import Archiver
+            except ImportError as exc:
+                raise StartupError(
+                    f"history.enabled needs the web extra (pip install 'vehiclewatch[web]'): {exc.name} is missing"
+                ) from exc
+            track_stream = s.tracking.events.stream if s.tracking.enabled and s.tracking.events.enabled else None
+            if track_stream is None:
+                log.warning("history: tracking.events is off, so only alerts are archived (no track summaries)")
+            self.archiver = Archiver(self.redis.client, s.history, s.alerts.stream, track_stream).start()
         if s.web.enabled:
             try:
                 from streamer.web.runtime import start_web_api
@@ -276,7 +288,7 @@ class Service:
                 raise StartupError(
                     f"web.enabled needs the web extra (pip install 'vehiclewatch[web]'): {exc.name} is missing"
                 ) from exc
-            self.web = start_web_api(s.web, s.detector, s.classifiers)
+            self.web = start_web_api(s.web, s.detector, s.classifiers, s.history)
 
     def _load_watchlist(self) -> Matcher | None:
         ws = self.settings.watchlist
@@ -359,6 +371,8 @@ class Service:
             deliverer.stop()
         if self.web is not None:
             self.web.stop()
+        if self.archiver is not None:
+            self.archiver.stop()
         if self.redis is not None:
             self.redis.close()
         if self.http is not None:

@@ -18,6 +18,7 @@ from classifiers.bank import ClassifierBank
 from classifiers.settings import ClassifierSettings
 from detectors.registry import open_detector
 from detectors.settings import DetectorSettings
+from streamer.history.settings import HistorySettings
 from streamer.web.app import create_app
 from streamer.web.batcher import MicroBatcher
 from streamer.web.recognize import Recognizer, RecognizeResult
@@ -56,7 +57,7 @@ def start_web_api(
     settings: WebSettings,
     detector: DetectorSettings | None,
     classifiers: ClassifierSettings,
-    extra_routes: list[Any] | None = None,
+    history: HistorySettings | None = None,
 ) -> WebApi:
     """Opens the models and serves the API.
 
@@ -72,7 +73,13 @@ def start_web_api(
         opened = open_detector(detector) if detector is not None else None
         recognizer = Recognizer(opened, bank, settings.recognize.top_k)
         batcher = MicroBatcher(recognizer, settings.recognize.max_batch, settings.recognize.max_wait_ms / 1000).start()
-    app = create_app(tokens, batcher, settings.recognize, extra_routes)
+    routes: list[Any] = []
+    if history is not None and history.enabled:
+        from streamer.history.store import SightingsStore, database_url
+        from streamer.web.sightings_api import sightings_router
+
+        routes.append(sightings_router(SightingsStore.open(database_url(history))))
+    app = create_app(tokens, batcher, settings.recognize, routes)
     try:
         server = WebServer(app, settings.host, settings.port).start()
     except OSError:
