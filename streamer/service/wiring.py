@@ -124,6 +124,27 @@ class _PublishMetrics:
         log.error("alert %s for entry %s could not be queued for publishing", alert.alert_id, alert.entry.id)
 
 
+class _CameraRates:
+    """Per-camera counter rates for the live page: the increase since the previous ask at least 1 s before."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self._last: dict[tuple[str, str], tuple[float, float, float]] = {}  # key → (time, value, rate)
+        self._lock = threading.Lock()
+
+    def rate(self, metric: str, camera: str) -> float:
+        now = time.monotonic()
+        value = self.registry.get_sample_value(metric, {"camera": camera}) or 0.0
+        with self._lock:
+            then, before, rate = self._last.get((metric, camera), (now, value, 0.0))
+            if now - then >= 1.0:
+                rate = (value - before) / (now - then)
+                self._last[(metric, camera)] = (now, value, rate)
+            elif (metric, camera) not in self._last:
+                self._last[(metric, camera)] = (now, value, 0.0)
+        return round(rate, 2)
+
+
 @dataclass
 class Service:
     """vehiclewatch's running parts.
@@ -152,6 +173,8 @@ class Service:
         self.http: MetricsServer | None = None
         self.web: Any = None  # streamer.web.runtime.WebApi when web.enabled (imported only then)
         self.webhooks: list[WebhookDeliverer] = []
+        self.preview: Any = None  # streamer.web.preview.PreviewHub when web.enabled
+        self._rates = _CameraRates(self.registry)
         self.archiver: Any = None  # streamer.history.archiver.Archiver when history.enabled (imported only then)
         self._ready = False
         self._stopped = threading.Event()
@@ -254,12 +277,16 @@ class Service:
             self.metrics.declare_camera(camera.id)
             buffer = self.frames.add_buffer(camera.id, camera.buffer_size, camera.effective_full_policy)
             self.readers.append(CameraReader(camera, buffer, camera_metrics))
+        if self.preview is not None:
+            self.pipeline.on_detected = self.preview.offer
         self.pipeline.start()
         self.started_at = time.monotonic()
         for reader in self.readers:
             reader.start()
         self.watchdog = CameraWatchdog(self.readers)
         self.watchdog.start()
+        if self.preview is not None:
+            self._camera_status()  # the rates' first samples: the page's first look shows rates already
         self._ready = True
         log.info("vehiclewatch running: %d camera(s)", len(self.readers))
 
@@ -288,7 +315,27 @@ class Service:
                 raise StartupError(
                     f"web.enabled needs the web extra (pip install 'vehiclewatch[web]'): {exc.name} is missing"
                 ) from exc
-            self.web = start_web_api(s.web, s.detector, s.classifiers, s.history)
+            from streamer.web.live import LiveContext
+            from streamer.web.preview import PreviewHub
+
+            self.preview = PreviewHub()
+            live = LiveContext(self.redis.client, s.alerts, s.watchlist, self._camera_status, self.preview)
+            self.web = start_web_api(s.web, s.detector, s.classifiers, s.history, live)
+
+    def _camera_status(self) -> list[Any]:
+        """The cameras for the live page: state, decoded and detected frames per second, preview watchers."""
+        from streamer.web.live import CameraStatus
+
+        return [
+            CameraStatus(
+                id=reader.camera_id,
+                state=str(reader.state),
+                fps=self._rates.rate("vehiclewatch_frames_read_total", reader.camera_id),
+                detected_fps=self._rates.rate("vehiclewatch_frames_detected_total", reader.camera_id),
+                watchers=self.preview.watchers(reader.camera_id) if self.preview is not None else 0,
+            )
+            for reader in self.readers
+        ]
 
     def _load_watchlist(self) -> Matcher | None:
         ws = self.settings.watchlist

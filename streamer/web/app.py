@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from streamer.web.images import ImageRejectedError, decode_base64_image, decode_image
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from streamer.web.batcher import MicroBatcher
 
 log = logging.getLogger(__name__)
+
+COOKIE = "vehiclewatch_token"
 
 
 class RecognizeJson(BaseModel):
@@ -72,9 +74,12 @@ def create_app(
     )
 
     def caller(request: Request) -> str:
-        name = tokens.check_header(request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        # The live page's requests (EventSource, <img>) cannot set a header: its cookie holds the token.
+        presented = header if header else request.cookies.get(COOKIE)
+        name = tokens.check_header(presented)
         if name is None:
-            reason = "missing" if not request.headers.get("authorization") else "wrong"
+            reason = "missing" if not presented else "wrong"
             log.info("refused %s %s: %s token", request.method, request.url.path, reason)
             raise HTTPException(
                 401, f"{reason} token: send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
@@ -166,7 +171,41 @@ def create_app(
     _register_models(app, [RecognizeResult, Top5Label])
     for router in extra_routes or []:
         app.include_router(router, dependencies=[Depends(caller)])
+    _page_routes(app, tokens)
     return app
+
+
+class Login(BaseModel):
+    token: str
+
+
+def _page_routes(app: FastAPI, tokens: ApiTokens) -> None:
+    """The live page and its sign-in (the token kept in an HttpOnly, SameSite=Strict cookie)."""
+    from streamer.web.page import PAGE, SCRIPT
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/ui")
+
+    @app.get("/ui", include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
+
+    @app.get("/ui/live.js", include_in_schema=False)
+    async def script() -> Response:
+        return Response(SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+    @app.post("/ui/login", include_in_schema=False)
+    async def login(body: Login, request: Request) -> Response:
+        name = tokens.name_of(body.token)
+        if name is None:
+            log.info("page sign-in refused: wrong token")
+            return JSONResponse({"detail": "wrong token"}, status_code=401)
+        response = Response(status_code=204)
+        secure = request.url.scheme == "https"
+        response.set_cookie(COOKIE, body.token, httponly=True, samesite="strict", secure=secure, path="/")
+        log.info("page signed in as %s", name)
+        return response
 
 
 def _register_models(app: FastAPI, models: list[type[BaseModel]]) -> None:

@@ -21,6 +21,7 @@ from detectors.settings import DetectorSettings
 from streamer.history.settings import HistorySettings
 from streamer.web.app import create_app
 from streamer.web.batcher import MicroBatcher
+from streamer.web.live import LiveContext, live_router
 from streamer.web.recognize import Recognizer, RecognizeResult
 from streamer.web.server import WebServer
 from streamer.web.settings import WebSettings
@@ -58,6 +59,7 @@ def start_web_api(
     detector: DetectorSettings | None,
     classifiers: ClassifierSettings,
     history: HistorySettings | None = None,
+    live: LiveContext | None = None,
 ) -> WebApi:
     """Opens the models and serves the API.
 
@@ -79,6 +81,8 @@ def start_web_api(
         from streamer.web.sightings_api import sightings_router
 
         routes.append(sightings_router(SightingsStore.open(database_url(history))))
+    if live is not None:
+        routes.append(live_router(live))
     app = create_app(tokens, batcher, settings.recognize, routes)
     try:
         server = WebServer(app, settings.host, settings.port).start()
