@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from streamer.web.images import ImageRejectedError, decode_base64_image, decode_image
 from streamer.web.recognize import RecognizeResult, Top5Label, top5
@@ -33,6 +33,19 @@ COOKIE = "vehiclewatch_token"
 
 class RecognizeJson(BaseModel):
     """The JSON form of a request: the image as a data URL or plain base64."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(
+        pattern=r"^(data:image/[\w.+-]+;base64,)?[A-Za-z0-9+/\s]*={0,2}\s*$",
+        description="The image file's bytes, base64: 'data:image/png;base64,...' or the bare base64 text.",
+    )
+
+
+class _LooseJson(BaseModel):
+    """What the endpoint parses (the pattern above is checked by the decoding, with a precise message)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     image: str
 
@@ -146,7 +159,7 @@ def create_app(
         try:
             if content_type == "application/json":
                 try:
-                    data = RecognizeJson.model_validate_json(body).image
+                    data = _LooseJson.model_validate_json(body).image
                 except ValidationError:
                     raise ImageRejectedError(400, 'JSON body must be {"image": "data:image/...;base64,..."}') from None
                 body = decode_base64_image(data)

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.settings import ClassifierSettings
+from streamer.history.settings import HistorySettings
 from streamer.web.runtime import WebApi, start_web_api
 from streamer.web.settings import RecognizeSettings, WebSettings
 from tests.synthetic_classifier import make_color_classifier, solid_bgr
@@ -43,7 +44,9 @@ def red_car(height: int = 96, width: int = 128) -> NDArray[np.uint8]:
 
 
 @contextmanager
-def running_api(tmp_path: Path, *, detector: bool = True, **recognize: Any) -> Iterator[WebApi]:
+def running_api(
+    tmp_path: Path, *, detector: bool = True, history: HistorySettings | None = None, **recognize: Any
+) -> Iterator[WebApi]:
     """The API with a fixed-box detector (or none) and make + colour classifiers, on 127.0.0.1:<free port>."""
     models = [
         {"model": make_color_classifier(tmp_path / "color.onnx"), "providers": ("cpu",), "intra_op_threads": 1},
@@ -62,7 +65,7 @@ def running_api(tmp_path: Path, *, detector: bool = True, **recognize: Any) -> I
         tokens_file=write_tokens(tmp_path / "tokens.yaml"),
         recognize=RecognizeSettings(**recognize),
     )
-    api = start_web_api(settings, det, classifiers)
+    api = start_web_api(settings, det, classifiers, history)
     try:
         yield api
     finally:
