@@ -105,7 +105,10 @@ def search(
             until=until.replace(tzinfo=UTC) if until else None,
             **filters,
         )
-        _print(store.search(query), as_json)
+        try:
+            _print(store.search(query), as_json)
+        finally:
+            store.close()
 
 
 @sightings.command()
@@ -122,6 +125,8 @@ def similar(config_path: Path | None, database: str | None, sighting_id: str, li
             found = store.similar(sighting_id, limit)
         except KeyError:
             fail(f"no sighting {sighting_id!r}")
+        finally:
+            store.close()
         _print(found, as_json)
 
 

@@ -84,7 +84,7 @@ class Archiver:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
-        self.store.engine.dispose()
+        self.store.close()
 
     def purge(self) -> int:
         """Deletes sightings (and snapshots) older than the retention; returns how many snapshots went."""

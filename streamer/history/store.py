@@ -214,6 +214,10 @@ class SightingsStore:
         metadata.create_all(engine)
         return cls(engine)
 
+    def close(self) -> None:
+        """Closes the pooled connections."""
+        self.engine.dispose()
+
     def insert(self, values: dict[str, Any]) -> bool:
         """Stores a sighting; False when one with its id is already there (a redelivered message)."""
         try:

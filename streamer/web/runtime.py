@@ -8,7 +8,8 @@ thread-safety).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ class WebApi:
     server: WebServer
     batcher: MicroBatcher[NDArray[np.uint8], RecognizeResult] | None
     app: Any
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -46,6 +48,8 @@ class WebApi:
         self.server.stop()
         if self.batcher is not None:
             self.batcher.close()
+        for close in self.closers:
+            close()
 
 
 def load_tokens(settings: WebSettings) -> ApiTokens:
@@ -76,11 +80,14 @@ def start_web_api(
         recognizer = Recognizer(opened, bank, settings.recognize.top_k)
         batcher = MicroBatcher(recognizer, settings.recognize.max_batch, settings.recognize.max_wait_ms / 1000).start()
     routes: list[Any] = []
+    closers: list[Callable[[], None]] = []
     if history is not None and history.enabled:
         from streamer.history.store import SightingsStore, database_url
         from streamer.web.sightings_api import sightings_router
 
-        routes.append(sightings_router(SightingsStore.open(database_url(history))))
+        store = SightingsStore.open(database_url(history))
+        closers.append(store.close)
+        routes.append(sightings_router(store))
     if live is not None:
         routes.append(live_router(live))
     app = create_app(tokens, batcher, settings.recognize, routes)
@@ -89,6 +96,8 @@ def start_web_api(
     except OSError:
         if batcher is not None:
             batcher.close()
+        for close in closers:
+            close()
         raise
     log.info(
         "web API on http://%s:%d (POST /v1/recognize, docs /docs); %d token(s)",
@@ -96,4 +105,4 @@ def start_web_api(
         server.port,
         len(tokens.tokens),
     )
-    return WebApi(server, batcher, app)
+    return WebApi(server, batcher, app, closers)

@@ -4,6 +4,7 @@ the same queries over HTTP and from the CLI."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -89,11 +90,40 @@ def publish(client: redis.Redis) -> Alert:
     return alert
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> HistorySettings:
-    return HistorySettings(
-        enabled=True, database=f"sqlite:///{tmp_path / 'sightings.sqlite3'}", snapshots_dir=tmp_path / "snaps"
-    )
+POSTGRES_URL = os.environ.get("VEHICLEWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def postgres_schema_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh schema on the PostgreSQL server of $VEHICLEWATCH_TEST_POSTGRES_URL; skips without driver or server."""
+    pytest.importorskip("psycopg", reason="no PostgreSQL driver (pip install 'psycopg[binary]')")
+    import sqlalchemy as sa
+
+    schema = f"vw_test_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
+    admin = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL.split('@')[-1]}: {str(exc).splitlines()[0]}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HistorySettings]:
+    """SQLite (the default, always), and PostgreSQL when a server is reachable."""
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'sightings.sqlite3'}"])
+    else:
+        urls = postgres_schema_url(tmp_path)
+    url = next(urls)
+    yield HistorySettings(enabled=True, database=url, snapshots_dir=tmp_path / "snaps")
+    next(urls, None)
 
 
 @pytest.fixture
