@@ -26,7 +26,7 @@ from streamer.web.live import LiveContext, live_router
 from streamer.web.recognize import Recognizer, RecognizeResult
 from streamer.web.server import WebServer
 from streamer.web.settings import WebSettings
-from streamer.web.tokens import ApiTokens, TokenFileError
+from streamer.web.tokens import ApiTokens, JwtVerifier, TokenFileError
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,14 @@ class WebApi:
 
 
 def load_tokens(settings: WebSettings) -> ApiTokens:
+    verifier = JwtVerifier(settings.jwt) if settings.jwt is not None else None
     if settings.tokens_file is None:
-        raise TokenFileError("web.tokens_file is required when web.enabled is set (a YAML file of `name: token`)")
-    return ApiTokens.from_file(settings.tokens_file)
+        if verifier is None:
+            raise TokenFileError(
+                "web.tokens_file (a YAML file of `name: token`) or web.jwt is required when web.enabled is set"
+            )
+        return ApiTokens((), verifier)
+    return ApiTokens(ApiTokens.from_file(settings.tokens_file).tokens, verifier)
 
 
 def start_web_api(

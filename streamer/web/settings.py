@@ -31,6 +31,21 @@ class RecognizeSettings(BaseModel):
     top_k: int = Field(default=5, ge=1, le=50, description="Labels per classifier head in the answer.")
 
 
+class JwtSettings(BaseModel):
+    """Bearer tokens that are JWTs, checked against a key (beside or instead of the tokens file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_file: ConfigPath = Field(
+        description="The HMAC secret (HS256/384/512) or the PEM public key (RS*/ES*/PS*/EdDSA) that signs the tokens."
+    )
+    algorithms: tuple[str, ...] = Field(default=("HS256",), min_length=1, description="Accepted algorithms.")
+    audience: str | None = Field(default=None, description="Required `aud` claim, or None: not checked.")
+    issuer: str | None = Field(default=None, description="Required `iss` claim, or None: not checked.")
+    name_claim: str = Field(default="sub", description="Claim naming the caller in the logs.")
+    leeway_s: float = Field(default=30.0, ge=0, description="Clock skew allowed on `exp` and `nbf`.")
+
+
 class WebSettings(BaseModel):
     """The HTTP API: the recognise endpoint and the sightings search (the ``[web]`` extra)."""
 
@@ -43,7 +58,10 @@ class WebSettings(BaseModel):
         default=None,
         description=(
             "YAML file of API tokens, `name: token` per line (each at least 16 characters); every /v1 request "
-            "needs `Authorization: Bearer <token>`. Required when the API is enabled."
+            "needs `Authorization: Bearer <token>`. Required when the API is enabled, unless `jwt` is set."
         ),
+    )
+    jwt: JwtSettings | None = Field(
+        default=None, description="Also accept JWTs signed with this key (needs `exp`); None: tokens file only."
     )
     recognize: RecognizeSettings = Field(default_factory=RecognizeSettings, description="The recognise endpoint.")

@@ -7,10 +7,15 @@ with the token's name.
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from streamer.web.settings import JwtSettings
+
+log = logging.getLogger(__name__)
 
 MIN_TOKEN_LENGTH = 16
 
@@ -19,11 +24,45 @@ class TokenFileError(ValueError):
     """The tokens file cannot be used; the message names the file and the problem, never a token."""
 
 
+class JwtVerifier:
+    """Checks JWTs: signature with the configured key and algorithms, ``exp`` required, audience and issuer."""
+
+    def __init__(self, settings: JwtSettings) -> None:
+        import jwt  # PyJWT, in the web extra
+
+        self._jwt = jwt
+        self.settings = settings
+        try:
+            self._key: str | bytes = settings.key_file.read_bytes().strip()
+        except OSError as exc:
+            raise TokenFileError(f"web.jwt.key_file {settings.key_file}: {exc.strerror}") from None
+        if not self._key:
+            raise TokenFileError(f"web.jwt.key_file {settings.key_file} is empty")
+
+    def name_of(self, token: str) -> str | None:
+        s = self.settings
+        try:
+            claims = self._jwt.decode(
+                token,
+                self._key,
+                algorithms=list(s.algorithms),
+                audience=s.audience,
+                issuer=s.issuer,
+                leeway=s.leeway_s,
+                options={"require": ["exp"], "verify_aud": s.audience is not None},
+            )
+        except self._jwt.PyJWTError as exc:
+            log.info("JWT refused: %s", type(exc).__name__)
+            return None
+        return f"jwt:{claims.get(s.name_claim, '?')}"
+
+
 @dataclass(frozen=True, slots=True)
 class ApiTokens:
-    """Token name → token bytes."""
+    """Token name → token bytes, and optionally a JWT verifier."""
 
     tokens: tuple[tuple[str, bytes], ...]
+    jwt: JwtVerifier | None = None
 
     @classmethod
     def from_file(cls, path: Path) -> ApiTokens:
@@ -53,6 +92,8 @@ class ApiTokens:
         for name, token in self.tokens:
             if hmac.compare_digest(given, token):
                 found = name
+        if found is None and self.jwt is not None and presented.count(".") == 2:
+            found = self.jwt.name_of(presented)
         return found
 
     def check_header(self, authorization: str | None) -> str | None:

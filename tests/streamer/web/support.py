@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from classifiers.settings import ClassifierSettings
 from streamer.history.settings import HistorySettings
 from streamer.web.runtime import WebApi, start_web_api
-from streamer.web.settings import RecognizeSettings, WebSettings
+from streamer.web.settings import JwtSettings, RecognizeSettings, WebSettings
 from tests.synthetic_classifier import make_color_classifier, solid_bgr
 from tests.synthetic_detector import fixed_box_settings, make_fixed_box_detector
 
@@ -45,7 +45,12 @@ def red_car(height: int = 96, width: int = 128) -> NDArray[np.uint8]:
 
 @contextmanager
 def running_api(
-    tmp_path: Path, *, detector: bool = True, history: HistorySettings | None = None, **recognize: Any
+    tmp_path: Path,
+    *,
+    detector: bool = True,
+    history: HistorySettings | None = None,
+    jwt: JwtSettings | None = None,
+    **recognize: Any,
 ) -> Iterator[WebApi]:
     """The API with a fixed-box detector (or none) and make + colour classifiers, on 127.0.0.1:<free port>."""
     models = [
@@ -64,6 +69,7 @@ def running_api(
         port=0,
         tokens_file=write_tokens(tmp_path / "tokens.yaml"),
         recognize=RecognizeSettings(**recognize),
+        jwt=jwt,
     )
     api = start_web_api(settings, det, classifiers, history)
     try:

@@ -4,6 +4,7 @@ both request forms, the seed's top-5 answer, OpenAPI, and concurrent requests ba
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from streamer.web.runtime import WebApi
+from streamer.web.settings import JwtSettings
 from streamer.web.tokens import ApiTokens, TokenFileError
 from tests.streamer.web.support import OTHER_TOKEN, TOKEN, data_url, png, red_car, running_api, write_tokens
 from tests.synthetic_classifier import solid_bgr
@@ -145,3 +147,31 @@ def test_token_files_are_checked(tmp_path: Path) -> None:
     assert "'short'" not in str(caught.value)
     with pytest.raises(TokenFileError, match="not found"):
         ApiTokens.from_file(tmp_path / "absent.yaml")
+
+
+def test_jwts_signed_with_the_configured_key_are_accepted(tmp_path: Path) -> None:
+    import jwt
+
+    key = tmp_path / "jwt.key"
+    key.write_text("a-shared-hmac-key-for-the-tests-0123456789")
+    settings = JwtSettings(key_file=key, audience="vehiclewatch", issuer="https://idp.example")
+    now = int(time.time())
+    good = {"sub": "dispatcher-7", "aud": "vehiclewatch", "iss": "https://idp.example", "exp": now + 60}
+
+    def sign(claims: dict[str, object], secret: str = key.read_text()) -> str:
+        return jwt.encode(claims, secret, algorithm="HS256")
+
+    with running_api(tmp_path, jwt=settings) as api, httpx.Client(timeout=10) as c:
+        url = f"http://127.0.0.1:{api.port}/v1/recognize"
+
+        def status(token: str) -> int:
+            return c.post(url, content=png(red_car()), headers={"Authorization": f"Bearer {token}"}).status_code
+
+        assert status(sign(good)) == 200
+        assert status(TOKEN) == 200  # the tokens file still counts
+        assert status(sign({**good, "exp": now - 3600})) == 401  # expired
+        assert status(sign({**good, "aud": "someone-else"})) == 401
+        assert status(sign({**good, "iss": "https://evil.example"})) == 401
+        assert status(sign({k: v for k, v in good.items() if k != "exp"})) == 401  # no expiry
+        assert status(sign(good, "another-key-another-key-another-key")) == 401
+        assert status(jwt.encode(good, "", algorithm="none")) == 401  # unsigned
