@@ -55,3 +55,22 @@ class WebhookDeliverySettings(BaseModel):
         default=DEFAULT_DEAD_LETTER_STREAM,
         description="Where alerts that failed `max_attempts` times go (field `alert`, plus `webhook` and `error`).",
     )
+
+
+class MqttSettings(BaseModel):
+    """Alerts published to an MQTT broker (the `mqtt` extra: paho-mqtt), by a Redis consumer group."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=False, description="Publish every alert to the broker.")
+    url: SecretUrl = Field(
+        default=SecretUrl("mqtt://127.0.0.1:1883"),
+        description="Broker: mqtt://[user:password@]host[:port] (mqtts:// for TLS); the password never logged.",
+    )
+    topic_prefix: str = Field(
+        default="vehiclewatch/alerts", min_length=1, description="Alerts go to <prefix>/<camera_id>."
+    )
+    qos: int = Field(default=1, ge=0, le=2, description="MQTT quality of service (1: at least once).")
+    retain: bool = Field(default=False, description="Ask the broker to keep the last alert per topic.")
+    group: str = Field(default="vehiclewatch:mqtt", description="Redis consumer group of the publisher.")
+    timeout_s: float = Field(default=10.0, gt=0, description="How long one publish waits for the broker's ack.")

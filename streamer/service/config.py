@@ -23,7 +23,7 @@ from common.redaction import install_redacting_filter
 from detectors.settings import DetectorSettings
 from redisbus.settings import RedisSettings
 from streamer.history.settings import HistorySettings
-from streamer.outputs.settings import WebhookDeliverySettings
+from streamer.outputs.settings import MqttSettings, WebhookDeliverySettings
 from streamer.recognize.settings import PipelineSettings, TrackingSettings
 from streamer.service.substitution import SubstitutionError, substitute
 from streamer.sources.settings import CameraSettings
@@ -102,6 +102,7 @@ class ServiceSettings(_EnvAboveFile):
     webhooks: WebhookDeliverySettings = Field(
         default_factory=WebhookDeliverySettings, description="Alerts POSTed to HTTP endpoints."
     )
+    mqtt: MqttSettings = Field(default_factory=MqttSettings, description="Alerts published to MQTT (`mqtt` extra).")
     history: HistorySettings = Field(
         default_factory=HistorySettings, description="Sightings archived to a database (`[web]` extra)."
     )

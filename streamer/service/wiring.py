@@ -173,6 +173,7 @@ class Service:
         self.http: MetricsServer | None = None
         self.web: Any = None  # streamer.web.runtime.WebApi when web.enabled (imported only then)
         self.webhooks: list[WebhookDeliverer] = []
+        self.mqtt: Any = None  # streamer.outputs.mqtt.MqttPublisher when mqtt.enabled (imported only then)
         self.preview: Any = None  # streamer.web.preview.PreviewHub when web.enabled
         self._rates = _CameraRates(self.registry)
         self.archiver: Any = None  # streamer.history.archiver.Archiver when history.enabled (imported only then)
@@ -297,6 +298,14 @@ class Service:
         for endpoint in s.webhooks.endpoints:
             deliverer = WebhookDeliverer(self.redis.client, endpoint, s.alerts.stream, s.webhooks.dead_letter_stream)
             self.webhooks.append(deliverer.start())
+        if s.mqtt.enabled:
+            try:
+                from streamer.outputs.mqtt import MqttPublisher
+            except ImportError as exc:
+                raise StartupError(
+                    f"mqtt.enabled needs the mqtt extra (pip install 'vehiclewatch[mqtt]'): {exc.name} is missing"
+                ) from exc
+            self.mqtt = MqttPublisher(self.redis.client, s.mqtt, s.alerts.stream).start()
         if s.history.enabled:
             try:
                 from streamer.history.archiver import Archiver
@@ -416,6 +425,8 @@ class Service:
             self.spool.close()  # what is left in it is replayed at the next start
         for deliverer in self.webhooks:
             deliverer.stop()
+        if self.mqtt is not None:
+            self.mqtt.stop()
         if self.web is not None:
             self.web.stop()
         if self.archiver is not None:

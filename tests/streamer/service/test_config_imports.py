@@ -96,7 +96,7 @@ def test_settings_modules_import_no_runtime_code(module: str) -> None:
     assert found == []
 
 
-WEB_STACK = ("fastapi", "starlette", "uvicorn", "httpx", "sqlalchemy", "anyio")
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "httpx", "sqlalchemy", "anyio", "jwt", "paho")
 
 
 def test_the_serving_path_imports_no_web_stack() -> None:
