@@ -335,9 +335,11 @@ class Service:
         """The cameras for the live page: state, decoded and detected frames per second, preview watchers."""
         from streamer.web.live import CameraStatus
 
+        owners = {camera.id: camera.owner for camera in self.settings.cameras}
         return [
             CameraStatus(
                 id=reader.camera_id,
+                owner=owners.get(reader.camera_id),
                 state=str(reader.state),
                 fps=self._rates.rate("vehiclewatch_frames_read_total", reader.camera_id),
                 detected_fps=self._rates.rate("vehiclewatch_frames_detected_total", reader.camera_id),
