@@ -75,7 +75,7 @@ def clear_errors() -> Iterator[None]:
     except ValueError as exc:
         fail(refusal(exc))
     except RuntimeError as exc:
-        from streamer.service.wiring import StartupError  # imported here: it loads the whole service
+        from streamer.service.startup import StartupError
 
         if not isinstance(exc, StartupError):
             raise

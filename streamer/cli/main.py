@@ -14,6 +14,7 @@ from streamer.cli.cameras import cameras
 from streamer.cli.config import config
 from streamer.cli.models import classify, detect
 from streamer.cli.run import run
+from streamer.cli.sightings import api, sightings
 from streamer.cli.tools import evaluate, train
 from streamer.cli.watchlist import watchlist
 
@@ -24,5 +25,5 @@ def main() -> None:
     """vehiclewatch: real-time vehicle recognition from camera streams, with watchlist alerts on Redis."""
 
 
-for _command in (run, detect, classify, alerts, config, watchlist, cameras, bench, train, evaluate):
+for _command in (run, detect, classify, alerts, config, watchlist, cameras, bench, train, evaluate, sightings, api):
     main.add_command(_command)

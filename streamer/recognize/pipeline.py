@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from detectors.base import Detector
@@ -58,6 +58,8 @@ class Pipeline:
         gates: DetectionGates | None = None,
     ) -> None:
         self.frames = frames
+        self.on_detected: Callable[[DetectedBatch], None] | None = None
+        """Called on the detect thread with every detector batch (the web page's live previews); must be cheap."""
         self.detector = detector
         self.recognizer = recognizer
         self.metrics = metrics
@@ -126,6 +128,11 @@ class Pipeline:
                 log.exception("detector failed on a batch of %d frames; going on", len(frames))
                 continue
             self.frames_detected += len(frames)
+            if self.on_detected is not None:
+                try:
+                    self.on_detected(batch)
+                except Exception:
+                    log.exception("the detected-frames hook failed; going on")
             if not self._put(batch):
                 return
         self._put(None)

@@ -23,9 +23,12 @@ from common.redaction import install_redacting_filter
 from detectors.settings import DetectorSettings
 from redisbus.settings import RedisSettings
 from streamer.fleet.settings import FleetSettings
+from streamer.history.settings import HistorySettings
+from streamer.outputs.settings import MqttSettings, WebhookDeliverySettings
 from streamer.recognize.settings import PipelineSettings, TrackingSettings
 from streamer.service.substitution import SubstitutionError, substitute
 from streamer.sources.settings import CameraSettings
+from streamer.web.settings import WebSettings
 from watchlists.settings import AlertSettings, WatchlistSettings
 
 ENV_PREFIX = "VEHICLEWATCH_"
@@ -104,6 +107,14 @@ class ServiceSettings(_EnvAboveFile):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     fleet: FleetSettings = Field(
         default_factory=FleetSettings, description="Camera registry in Redis and fleet workers (`run --worker`)."
+    )
+    web: WebSettings = Field(default_factory=WebSettings, description="HTTP API: recognise, sightings (`[web]` extra).")
+    webhooks: WebhookDeliverySettings = Field(
+        default_factory=WebhookDeliverySettings, description="Alerts POSTed to HTTP endpoints."
+    )
+    mqtt: MqttSettings = Field(default_factory=MqttSettings, description="Alerts published to MQTT (`mqtt` extra).")
+    history: HistorySettings = Field(
+        default_factory=HistorySettings, description="Sightings archived to a database (`[web]` extra)."
     )
 
     @model_validator(mode="after")

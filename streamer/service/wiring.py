@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -31,11 +31,14 @@ from streamer.recognize.pipeline import Pipeline
 from streamer.service.config import ServiceSettings
 from streamer.service.delivery import delivery_problems, open_spool, watch_delivery
 from streamer.service.http_server import Health, MetricsServer
+from streamer.service.metric_hooks import CameraMetrics, CameraRates, PublishMetrics
 from streamer.service.metrics import Metrics
+from streamer.service.outputs import Outputs, start_outputs
+from streamer.service.startup import StartupError
 from streamer.sources.backends import SourceEnded, SourceError, SourceFatalError, open_source
 from streamer.sources.buffers import FrameBufferGroup
 from streamer.sources.camera import CameraReader
-from streamer.sources.camera_state import AvailabilityTracker, CameraStateChange, CameraStats
+from streamer.sources.camera_state import CameraStats
 from streamer.sources.settings import CameraSettings, SourceConfigError
 from streamer.sources.watchdog import CameraWatchdog
 from watchlists.alerts import Alert
@@ -46,13 +49,9 @@ from watchlists.live import LiveMatcher
 from watchlists.matching import Matcher
 from watchlists.publisher import AlertPublisher
 from watchlists.reload import WatchlistReloader, start_live_watchlist
-from watchlists.track_events import CameraEvent, TrackEventPublisher
+from watchlists.track_events import TrackEventPublisher
 
 log = logging.getLogger(__name__)
-
-
-class StartupError(RuntimeError):
-    """The service cannot start; the message is one line for the operator."""
 
 
 def _camera_message(camera_id: str, shown_source: str, error: Exception) -> str:
@@ -62,67 +61,6 @@ def _camera_message(camera_id: str, shown_source: str, error: Exception) -> str:
     if reason.startswith(f"camera {camera_id!r}:"):
         return reason
     return f"camera {camera_id!r}: cannot read {shown_source}: {reason}"
-
-
-class _CameraMetrics:
-    """Camera reader events → Prometheus, and a camera coming up or going down → the track events stream."""
-
-    def __init__(self, metrics: Metrics, events: TrackEventPublisher | None = None) -> None:
-        self.m = metrics
-        self.events = events
-        self.availability = AvailabilityTracker()
-
-    def on_state(self, change: CameraStateChange) -> None:
-        self.m.set_camera_state(change.camera_id, str(change.state))
-        self.m.camera_state_changes.labels(change.camera_id, str(change.state)).inc()
-        if self.events is not None and self.availability.is_news(change):
-            self.events.submit_camera_event(
-                CameraEvent(
-                    camera_id=change.camera_id,
-                    state=str(change.state),
-                    previous=str(change.previous),
-                    reason=change.reason,
-                    at=datetime.fromtimestamp(change.at, UTC),
-                )
-            )
-
-    def on_fault(self, camera_id: str, kind: str) -> None:
-        self.m.source_faults.labels(camera_id, kind).inc()
-
-    def on_frame_read(self, camera_id: str, decode_seconds: float) -> None:
-        self.m.frames_read.labels(camera_id).inc()
-        self.m.stage_seconds.labels("decode").observe(decode_seconds)
-
-    def on_frame_skipped(self, camera_id: str) -> None:
-        self.m.frames_skipped.labels(camera_id).inc()
-
-    def on_frame_dropped(self, camera_id: str, cause: str) -> None:
-        self.m.frames_dropped.labels(camera_id, cause).inc()
-
-    def on_reconnect(self, camera_id: str, reason: str) -> None:  # noqa: ARG002 - reason is in the log
-        self.m.reconnects.labels(camera_id).inc()
-
-
-class _PublishMetrics:
-    """Alert publisher events → Prometheus."""
-
-    def __init__(self, metrics: Metrics, on_alert: Callable[[Alert], None] | None) -> None:
-        self.m = metrics
-        self.on_alert = on_alert
-
-    def on_published(self, alert: Alert, seconds: float) -> None:
-        self.m.alerts.labels(alert.entry.id).inc()
-        self.m.stage_seconds.labels("publish").observe(seconds)
-        self.m.end_to_end_seconds.observe(max(time.time() - alert.captured_at.timestamp(), 0.0))
-        if self.on_alert is not None:
-            self.on_alert(alert)
-
-    def on_error(self, exc: Exception) -> None:  # noqa: ARG002 - the publisher logs it
-        self.m.publish_errors.inc()
-
-    def on_rejected(self, alert: Alert) -> None:
-        self.m.stage_errors.labels("publish").inc()
-        log.error("alert %s for entry %s could not be queued for publishing", alert.alert_id, alert.entry.id)
 
 
 @dataclass
@@ -155,7 +93,9 @@ class Service:
         self._cameras_lock = threading.RLock()
         self._recognizer: Recognizer | None = None
         self._gates = DetectionGates()
-        self._camera_metrics: _CameraMetrics | None = None
+        self._camera_metrics: CameraMetrics | None = None
+        self.outputs = Outputs()  # webhooks, MQTT, history, the HTTP API: started with the publisher
+        self._rates = CameraRates(self.registry)
         self._ready = False
         self._stopped = threading.Event()
         self.started_at: float | None = None  # monotonic time the cameras started (benchmarks time from here)
@@ -221,12 +161,13 @@ class Service:
         self.publisher = AlertPublisher(
             self.redis.client,
             s.alerts,
-            _PublishMetrics(self.metrics, self.on_alert),
+            PublishMetrics(self.metrics, self.on_alert),
             spool=self.spool,
             dedup_ttl_s=s.redis.spool.dedup_ttl_s,
         )
         watch_delivery(self.metrics, self.publisher)
         self.publisher.start()
+        self._start_outputs()
 
         # The live watchlist (file + Redis-managed entries, reloaded while running) replaces the start-up matcher;
         # the cooldown asks it whether an entry is still active, so removed or expired entries never alert.
@@ -277,11 +218,13 @@ class Service:
         # Buffers exist before the pipeline starts: an empty group reads as "all sources ended" (unless held).
         if self.fleet is not None:
             self.frames.hold()
-        camera_metrics = self._camera_metrics = _CameraMetrics(self.metrics, self.track_events)
+        camera_metrics = self._camera_metrics = CameraMetrics(self.metrics, self.track_events)
         for camera in s.cameras:
             self.metrics.declare_camera(camera.id)
             buffer = self.frames.add_buffer(camera.id, camera.buffer_size, camera.effective_full_policy)
             self.readers.append(CameraReader(camera, buffer, camera_metrics))
+        if self.preview is not None:
+            self.pipeline.on_detected = self.preview.offer
         self.pipeline.start()
         self.started_at = time.monotonic()
         for reader in self.readers:
@@ -291,6 +234,8 @@ class Service:
         if self.fleet is not None:
             self.fleet.cycle()  # the first claims now, so the service is ready with its cameras
             self.fleet.start()
+        if self.preview is not None:
+            self._camera_status()  # the rates' first samples: the page's first look shows rates already
         self._ready = True
         log.info("vehiclewatch running: %d camera(s)", len(self.readers))
 
@@ -339,6 +284,41 @@ class Service:
         with self._cameras_lock:
             reader = next((r for r in self.readers if r.camera_id == camera_id), None)
         return reader.stats if reader is not None else None
+
+    def _start_outputs(self) -> None:
+        """Webhook deliverers, MQTT, the history archiver and the HTTP API (each imported only when enabled)."""
+        assert self.redis is not None
+        self.outputs = start_outputs(self.settings, self.redis.client, self._camera_status)
+
+    @property
+    def web(self) -> Any:
+        """The HTTP API (``streamer.web.runtime.WebApi``) when ``web.enabled``, else None."""
+        return self.outputs.web
+
+    @property
+    def preview(self) -> Any:
+        """The live page's preview hub (``streamer.web.preview.PreviewHub``) when ``web.enabled``, else None."""
+        return self.outputs.preview
+
+    def _camera_status(self) -> list[Any]:
+        """The cameras for the live page: state, decoded and detected frames per second, preview watchers."""
+        from streamer.web.live import CameraStatus
+
+        owners = {camera.id: camera.owner for camera in self.settings.cameras}
+        with self._cameras_lock:
+            readers = list(self.readers)
+        return [
+            CameraStatus(
+                id=reader.camera_id,
+                # A fleet worker reads only the cameras it holds a lease on: it is their owner.
+                owner=self.fleet.worker_id if self.fleet is not None else owners.get(reader.camera_id),
+                state=str(reader.state),
+                fps=self._rates.rate("vehiclewatch_frames_read_total", reader.camera_id),
+                detected_fps=self._rates.rate("vehiclewatch_frames_detected_total", reader.camera_id),
+                watchers=self.preview.watchers(reader.camera_id) if self.preview is not None else 0,
+            )
+            for reader in readers
+        ]
 
     def _load_watchlist(self) -> Matcher | None:
         ws = self.settings.watchlist
@@ -423,6 +403,7 @@ class Service:
                 log.error("%d alert(s) could not be published before shutdown", lost)
         if self.spool is not None:
             self.spool.close()  # what is left in it is replayed at the next start
+        self.outputs.stop()
         if self.redis is not None:
             self.redis.close()
         if self.http is not None:

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from streamer.cli.errors import BAD_INPUT, clear_errors, fail, needs_tools
-from streamer.service.wiring import StartupError
+from streamer.service.startup import StartupError
 from watchlists.entry_errors import EntryProblem, WatchlistError
 
 

@@ -29,7 +29,8 @@ import yaml
 from redisbus.settings import SpoolSettings
 from redisbus.spool import Spool
 from streamer.service.config import load_settings
-from streamer.service.wiring import Service, StartupError
+from streamer.service.startup import StartupError
+from streamer.service.wiring import Service
 from tests.redisbus.server import RedisServer
 from tests.redisbus.support import wait_for, xrange
 from tests.streamer.scene import make_scene

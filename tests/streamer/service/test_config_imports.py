@@ -87,8 +87,26 @@ def test_loading_the_example_config_imports_no_runtime_code() -> None:
         "redisbus.settings",
         "streamer.sources.settings",
         "streamer.recognize.settings",
+        "streamer.web.settings",
+        "streamer.outputs.settings",
     ],
 )
 def test_settings_modules_import_no_runtime_code(module: str) -> None:
     found = runtime_modules_imported_by(f"import {module}")
     assert found == []
+
+
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "httpx", "sqlalchemy", "anyio", "jwt", "paho")
+
+
+def test_the_serving_path_imports_no_web_stack() -> None:
+    """The service without ``web.enabled`` (webhooks are stdlib HTTP) never loads the ``[web]`` extra's packages."""
+    script = (
+        "import json, sys\n"
+        "import streamer.service.wiring, streamer.cli.main, streamer.outputs.webhooks\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [name for name in loaded if name.split(".")[0] in WEB_STACK] == []

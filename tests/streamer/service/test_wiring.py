@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from streamer.service.config import load_settings
-from streamer.service.wiring import Service, StartupError
+from streamer.service.startup import StartupError
+from streamer.service.wiring import Service
 from tests.conftest import shared_path
 from tests.streamer.scene import make_scene
 from tests.synthetic_detector import write_corrupt_model

@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis
 from prometheus_client import CollectorRegistry
 
+from streamer.service.metric_hooks import CameraMetrics
 from streamer.service.metrics import Metrics
-from streamer.service.wiring import _CameraMetrics
 from streamer.sources.buffers import FrameBufferGroup
 from streamer.sources.camera import CameraReader, CameraState
 from streamer.sources.camera_state import AvailabilityTracker, CameraStateChange
@@ -55,7 +55,7 @@ def test_camera_down_and_up_reach_metrics_and_the_stream(
     reader = start_reader(
         readers,
         group,
-        _CameraMetrics(metrics, events),
+        CameraMetrics(metrics, events),
         id="gate",
         source=f"rtsp://admin:{SECRET}@127.0.0.1:9/s",
         backoff_initial_s=0.05,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
+from streamer.service.metric_hooks import CameraMetrics
 from streamer.service.metrics import Metrics
-from streamer.service.wiring import _CameraMetrics
 from streamer.sources.buffers import FrameBufferGroup
 from streamer.sources.camera import CameraReader, CameraState
 from streamer.sources.integrity import DeclaredLength, FaultKind, truncation_fault
@@ -72,7 +72,7 @@ def test_a_cut_file_warns_and_counts(
     metrics = Metrics(registry)
     metrics.declare_camera("file-cam")
     observer = RecordingObserver()
-    reader = _run_to_end(readers, cut, _CameraMetrics(metrics))  # the service's observer: metrics and log
+    reader = _run_to_end(readers, cut, CameraMetrics(metrics))  # the service's observer: metrics and log
     _run_to_end(readers, cut, observer, camera_id="file-cam-2")  # the events themselves
     stats = reader.stats
     assert 0 < stats.frames_read < FRAMES

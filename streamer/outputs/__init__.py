@@ -1,0 +1,1 @@
+"""Alert outputs beyond Redis: webhooks (HTTP POST, signed, retried, dead-lettered)."""
