@@ -8,6 +8,7 @@ in reverse, so frames already read are detected, classified and their alerts pub
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -304,14 +305,15 @@ class Service:
         """The cameras for the live page: state, decoded and detected frames per second, preview watchers."""
         from streamer.web.live import CameraStatus
 
-        owners = {camera.id: camera.owner for camera in self.settings.cameras}
+        # The worker reading the cameras: a fleet worker by its id (it reads only what it holds a lease on), a single
+        # service by its host name (a fleet worker's default id).
+        owner = self.fleet.worker_id if self.fleet is not None else socket.gethostname()
         with self._cameras_lock:
             readers = list(self.readers)
         return [
             CameraStatus(
                 id=reader.camera_id,
-                # A fleet worker reads only the cameras it holds a lease on: it is their owner.
-                owner=self.fleet.worker_id if self.fleet is not None else owners.get(reader.camera_id),
+                owner=owner,
                 state=str(reader.state),
                 fps=self._rates.rate("vehiclewatch_frames_read_total", reader.camera_id),
                 detected_fps=self._rates.rate("vehiclewatch_frames_detected_total", reader.camera_id),

@@ -94,9 +94,6 @@ class CameraSettings(BaseModel):
         pattern=r"^[A-Za-z0-9_.\-]+$",
         description="Camera id used in frames, alerts, logs and metric labels (letters, digits, '_', '.', '-').",
     )
-    owner: str | None = Field(
-        default=None, max_length=200, description="Who runs the camera (shown on the live page); none: not shown."
-    )
     source: Annotated[SecretUrl, RelativeToConfig()] = Field(
         description=(
             "Video file path, rtsp:// or rtsps:// URL, http(s):// MJPEG/HLS URL, or a webcam index ('0') or V4L2 "

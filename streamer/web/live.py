@@ -41,7 +41,9 @@ class CameraStatus(BaseModel):
     state: str = Field(description="connecting, streaming, reconnecting or stopped.")
     fps: float = Field(description="Frames decoded per second, over the last few seconds.")
     detected_fps: float = Field(description="Frames through the detector per second.")
-    owner: str | None = Field(default=None, description="Who runs the camera (cameras[].owner), or null.")
+    owner: str | None = Field(
+        default=None, description="The worker reading the camera: a fleet worker's id, else the service's host name."
+    )
     watchers: int = Field(description="Live previews open on the camera.")
 
 
