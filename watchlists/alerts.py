@@ -84,6 +84,18 @@ class Box(BaseModel):
     y2: float = Field(description="Bottom edge, pixels.")
 
 
+class PlateReadOut(BaseModel):
+    """A vehicle's licence plate as the plate reader read it (fused over the track's reads)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(description="The plate: upper-case letters and digits, no separators.")
+    confidence: float = Field(ge=0.0, le=1.0, description="Probability that the whole text is right.")
+    char_confidences: list[float] = Field(description="Per character of text, the probability that it is right.")
+    box: Box = Field(description="The plate's text in frame pixels (on the frame of the read it was taken from).")
+    reads: int = Field(ge=1, description="Plate reads fused into the text.")
+
+
 class LabelProb(BaseModel):
     """One label of a classifier head with its probability."""
 
@@ -173,6 +185,9 @@ class Alert(BaseModel):
     views_fused: int | None = Field(
         default=None, ge=1, description="Classifications fused into the labels (tracking on), or null (one crop)."
     )
+    plate_read: PlateReadOut | None = Field(
+        default=None, description="The vehicle's plate as read (tracking.plates on and a plate read), or null."
+    )
 
     @field_validator("captured_at", "published_at")
     @classmethod
@@ -252,6 +267,7 @@ def build_alert(
     top_k: int = DEFAULT_TOP_K,
     track_id: int | None = None,
     views_fused: int | None = None,
+    plate_read: PlateReadOut | None = None,
 ) -> Alert:
     """An alert for a match on one detected vehicle.
 
@@ -267,6 +283,7 @@ def build_alert(
         top_k: labels kept per head.
         track_id: tracker id, if a tracker runs.
         views_fused: how many classifications of the track were fused into ``classification`` (tracking on).
+        plate_read: the vehicle's plate as read, when a plate reader runs.
     """
     if len(box) != 4:
         raise ValueError(f"box must be x1, y1, x2, y2, got {len(box)} numbers")
@@ -287,4 +304,5 @@ def build_alert(
         breakdown=[field_explanation(item) for item in match.breakdown],
         track_id=track_id,
         views_fused=views_fused,
+        plate_read=plate_read,
     )

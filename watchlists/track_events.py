@@ -39,7 +39,7 @@ from redisbus.settings import DEFAULT_DEDUP_TTL_S
 from redisbus.spool import Spool
 from redisbus.writer import RedisWriter, WriterClosedError, encode_jpeg
 from redisbus.xadd_once import Snapshot, xadd_once
-from watchlists.alerts import LabelProb, new_alert_id, utc_datetime
+from watchlists.alerts import LabelProb, PlateReadOut, new_alert_id, utc_datetime
 from watchlists.settings import TrackEventSettings
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,9 @@ class TrackSummary(BaseModel):
     best_snapshot_key: str | None = Field(
         default=None, description="Redis key of the track's best crop (JPEG, expires), or null."
     )
+    plate_read: PlateReadOut | None = Field(
+        default=None, description="The track's fused plate read (tracking.plates on and a plate read), or null."
+    )
 
     @field_validator("first_seen", "last_seen")
     @classmethod
@@ -107,6 +110,7 @@ def build_summary(
     label_changes: int = 0,
     alerted_entries: list[str] | None = None,
     top_k: int = 3,
+    plate_read: PlateReadOut | None = None,
 ) -> TrackSummary:
     """A track's summary; times are Unix seconds (``Frame.captured_at``)."""
     labels = (
@@ -130,6 +134,7 @@ def build_summary(
         labels=labels,
         label_changes=label_changes,
         alerted_entries=sorted(alerted_entries or []),
+        plate_read=plate_read,
     )
 
 

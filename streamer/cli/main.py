@@ -13,7 +13,7 @@ from streamer.cli.bench import bench
 from streamer.cli.config import config
 from streamer.cli.models import classify, detect
 from streamer.cli.run import run
-from streamer.cli.tools import evaluate, train
+from streamer.cli.tools import evaluate, plates, train
 from streamer.cli.watchlist import watchlist
 
 
@@ -25,3 +25,4 @@ def main() -> None:
 
 for _command in (run, detect, classify, alerts, config, watchlist, bench, train, evaluate):
     main.add_command(_command)
+main.add_command(plates)

@@ -169,6 +169,26 @@ class Metrics:
             registry=r,
         )
 
+        # Plates (tracking.plates): reads per camera by result, time per read, and reads skipped by the bounds.
+        self.plate_reads = Counter(
+            "vehiclewatch_plate_reads_total",
+            "Plate reads attempted, by camera and result (read: a plate was read; none: no plate found or read)",
+            ["camera", "result"],
+            registry=r,
+        )
+        self.plate_read_seconds = Histogram(
+            "vehiclewatch_plate_read_seconds",
+            "Time per plate read (a crop's text detection and recognition)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
+        self.plate_reads_skipped = Counter(
+            "vehiclewatch_plate_reads_skipped_total",
+            "Plate reads that were due but skipped, by reason (limit: max_crops_per_batch; budget: budget_ms spent)",
+            ["reason"],
+            registry=r,
+        )
+
     def _delivery_metrics(self, r: CollectorRegistry) -> None:
         # The on-disk spool (redisbus.spool) by record kind: alert, track.
         self.spooled = Counter(

@@ -25,6 +25,7 @@ from redisbus.spool import Spool, SpoolError
 from streamer.recognize.detect_gate import DetectionGates
 from streamer.recognize.flow import Recognizer
 from streamer.recognize.pipeline import Pipeline
+from streamer.recognize.plates import PlateStage, open_plate_reader
 from streamer.service.config import ServiceSettings
 from streamer.service.delivery import delivery_problems, open_spool, watch_delivery
 from streamer.service.http_server import Health, MetricsServer
@@ -182,6 +183,8 @@ class Service:
         # The plugin that detector.type names, its input sized to the cameras' frames (detector.input_size: auto).
         detector = open_detector(s.detector, frame_sizes)
         bank = ClassifierBank.from_settings(s.classifiers)  # each classifier by its plugin type
+        # tracking.plates: without the 'plates' extra a configured plate reader refuses to start, in one line.
+        plate_reader = open_plate_reader(s.tracking.plates)
         if matcher is not None:
             for problem in matcher.unmatchable_fields(bank.heads):
                 log.warning("watchlist: %s", problem)
@@ -231,6 +234,7 @@ class Service:
             self.track_events,
             s.watchlist.top_k,
             frame_steps={camera.id: camera.detection.every for camera in s.cameras},
+            plates=None if plate_reader is None else PlateStage(plate_reader, s.tracking.plates, self.metrics),
         )
         recognizer.trackers.prepare(camera.id for camera in s.cameras)
         self.pipeline = Pipeline(
