@@ -75,18 +75,18 @@ class PlateFormats:
         """The read re-ranked by the formats: ``(text, character confidences, region)``.
 
         A fitting read is returned unchanged. Otherwise the most probable variant that fits a format: look-alikes
-        swapped (see the module doc), or one character dropped (an emblem or a bolt between the halves of a plate
-        read as a character; the dropped character's doubt, 1 − its confidence, is the variant's probability
-        factor). Failing that, the read unchanged with region None. Without ``alternatives`` (one probability
-        row per character over `ALPHABET`) a swapped character keeps the original's confidence halved.
+        swapped (see the module doc), or failing that one character dropped (an emblem or a bolt between the
+        halves of a plate read as a character; the dropped character's doubt, 1 − its confidence, is the
+        variant's probability factor). Failing that, the read unchanged with region None. Without
+        ``alternatives`` (one probability row per character over `ALPHABET`) a swapped character keeps the
+        original's confidence halved.
         """
         region = self.region_of(text)
         if region is not None or not self.patterns:
             return text, tuple(confidences), region
         best = self._swapped(text, list(confidences), list(alternatives), 1.0)
-        for drop in range(len(text)):
-            if len(text) < 3:
-                break
+        # A read that fits once look-alikes are swapped keeps all its characters.
+        for drop in range(len(text) if best is None and len(text) >= 3 else 0):
             keep = [i for i in range(len(text)) if i != drop]
             found = self._swapped(
                 "".join(text[i] for i in keep),

@@ -4,8 +4,9 @@ Each read votes with weight ``quality`` (the crop's quality weight) × its chara
 alphabet (a read that was unsure between O and 0 splits its vote). The plate's length is the one with the most
 weight; reads of that length vote position by position; reads one or two characters longer or shorter (a
 character lost or a border read as ``I``) are aligned to that consensus by edit distance and vote where they
-align. A fused character's confidence is its share of the votes at its position, so views that agree make it
-surer, and views that disagree make it honest.
+align. A fused character's confidence is its share of the votes at its position (the weighted mean of the
+views' probabilities for it): views that disagree lower it; views that agree keep it at their mean, not above it
+(the views of one track are not independent: the same dirt and the same angle fool them alike).
 """
 
 from __future__ import annotations
@@ -93,9 +94,11 @@ class PlateFusion:
             length_weight[len(reading.text)] += weight * reading.confidence ** (1 / len(reading.text))
         length = max(length_weight, key=lambda k: (length_weight[k], k))
         votes = np.zeros((length, len(ALPHABET)))
+        mass = np.zeros(length)  # the weight of the reads voting at each position
         for reading, weight in self.reads:
             if len(reading.text) == length:
                 votes += weight * _rows(reading)
+                mass += weight
         consensus = "".join(ALPHABET[int(k)] for k in votes.argmax(axis=1))
         for reading, weight in self.reads:
             if len(reading.text) == length or abs(len(reading.text) - length) > _MAX_LENGTH_GAP:
@@ -104,7 +107,8 @@ class PlateFusion:
             for mine, theirs in align(reading.text, consensus):
                 if mine is not None and theirs is not None:
                     votes[theirs] += weight * rows[mine]
-        totals = np.maximum(votes.sum(axis=1), 1e-9)
+                    mass[theirs] += weight
+        totals = np.maximum(mass, 1e-9)
         best = votes.argmax(axis=1)
         text = "".join(ALPHABET[int(k)] for k in best)
         confidences = tuple(float(min(votes[i, k] / totals[i], 1.0)) for i, k in enumerate(best))

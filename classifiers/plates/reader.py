@@ -71,12 +71,20 @@ class PlateReader:
         images = [rectify(crops[ln.crop], ln.quad, _PAD) for ln in lines]
         reads = self.models.recognize(images)
         best: list[tuple[float, PlateReading] | None] = [None] * len(crops)
+        tallest = [0.0] * len(crops)
+        for line in lines:
+            tallest[line.crop] = max(tallest[line.crop], _shape(line.quad)[1])
         for line, (text, confs, rows) in zip(lines, reads, strict=True):
             reading = self._reading(line, text, confs, rows)
             if reading is None:
                 continue
-            rank = reading.confidence ** (1.0 / len(reading.text)) * (
-                1.0 if reading.format is not None else self.settings.unformatted_weight
+            # A plate's characters are the largest text around it: a line much smaller than the tallest
+            # candidate (a date sticker, a dealer's line under the plate) ranks lower.
+            size = min(1.0, _shape(line.quad)[1] / (0.7 * tallest[line.crop]))
+            rank = (
+                reading.confidence ** (1.0 / len(reading.text))
+                * (1.0 if reading.format is not None else self.settings.unformatted_weight)
+                * size
             )
             current = best[line.crop]
             if current is None or rank > current[0]:

@@ -36,8 +36,8 @@ def test_each_view_wrong_somewhere_fuses_right() -> None:
     assert fused is not None
     assert fused.text == "ABC123"
     # Where the views disagreed the fused character is less sure than where they all agreed.
-    assert fused.char_confidences[0] == pytest.approx(1.0)
-    assert fused.char_confidences[1] == pytest.approx(0.75)
+    assert fused.char_confidences[0] == pytest.approx(0.9)
+    assert fused.char_confidences[1] == pytest.approx(0.75 * 0.9)
 
 
 def test_reads_of_another_length_vote_where_they_align() -> None:
