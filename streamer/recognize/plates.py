@@ -1,7 +1,8 @@
 """Plates: the plate stage of the recognise flow, between classification and matching.
 
 Per batch, the tracked boxes that are due (box at least ``min_box_width`` wide, ``every_frames`` since the
-track's last read, fewer than ``max_reads`` reads, plate not yet settled) are ranked widest first; at most
+track's last read, fewer than ``max_reads`` reads, plate not yet settled) are ranked by reads so far, then
+widest first; at most
 ``max_crops_per_batch`` are read, in small batches, until ``budget_ms`` is spent. What is left is skipped and
 counted (``vehiclewatch_plate_reads_skipped_total``): a plate stage that falls behind reads fewer plates, it never
 holds frames back. Each read is fused into its track (weighted by the box's width, a proxy for the plate's
@@ -104,7 +105,8 @@ class PlateStage:
                 due.append(_Due(record, image[y1:y2, x1:x2], (x1, y1), float(box_width)))
         if not due:
             return set()
-        due.sort(key=lambda d: -d.width)
+        # Tracks read least so far first (a new vehicle is not starved by one read many times), then the widest.
+        due.sort(key=lambda d: (d.record.plate_attempts, -d.width))
         chosen, over = due[: s.max_crops_per_batch], due[s.max_crops_per_batch :]
         if over:
             self.metrics.plate_reads_skipped.labels("limit").inc(len(over))
