@@ -195,8 +195,9 @@ class Alert(BaseModel):
         return None if value is None else value.astimezone(UTC)
 
     def to_json(self) -> str:
-        """Compact JSON, one line."""
-        return self.model_dump_json()
+        """Compact JSON, one line. ``plate_read`` is left out when there is none: without a plate reader a message
+        is what it was before plates existed, so consumers of schema version 2 read it unchanged."""
+        return self.model_dump_json(exclude={"plate_read"} if self.plate_read is None else None)
 
     @classmethod
     def from_json(cls, data: str | bytes) -> Alert:

@@ -87,7 +87,8 @@ class TrackSummary(BaseModel):
         return value.astimezone(UTC)
 
     def to_json(self) -> str:
-        return self.model_dump_json()
+        """Compact JSON, one line (``plate_read`` left out when there is none, as in the messages before it)."""
+        return self.model_dump_json(exclude={"plate_read"} if self.plate_read is None else None)
 
     @classmethod
     def from_json(cls, data: str | bytes) -> TrackSummary:
