@@ -11,17 +11,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.plates.formats import PlateFormats
+from classifiers.plates.fusion import PlateFusion
 from classifiers.plates.ocr import TextModels, rectify
 from classifiers.plates.settings import PlateReaderSettings
 from classifiers.plates.types import PlateReading
 
 _PAD = 0.12  # margin around a text line when it is read, × its height
+_REREAD_PADS = (0.03, 0.3)  # the other cuts an unsure line is read again with
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class PlateReader:
         images = [rectify(crops[ln.crop], ln.quad, _PAD) for ln in lines]
         reads = self.models.recognize(images)
         best: list[tuple[float, PlateReading] | None] = [None] * len(crops)
+        chosen: list[_Line | None] = [None] * len(crops)
         tallest = [0.0] * len(crops)
         for line in lines:
             tallest[line.crop] = max(tallest[line.crop], _shape(line.quad)[1])
@@ -89,12 +93,62 @@ class PlateReader:
             current = best[line.crop]
             if current is None or rank > current[0]:
                 best[line.crop] = (rank, reading)
+                chosen[line.crop] = line
+        self._reread(crops, best, chosen)
         done = time.perf_counter()
         self.times.detect += recognised - started
         self.times.recognize += done - recognised
         self.times.crops += len(crops)
         self.times.lines += len(lines)
         return [b[1] if b is not None else None for b in best]
+
+    def _reread(
+        self,
+        crops: Sequence[NDArray[np.uint8]],
+        best: list[tuple[float, PlateReading] | None],
+        chosen: list[_Line | None],
+    ) -> None:
+        """Reads each crop's chosen line again, cut differently, when a character of it is unsure; the reads are
+        fused (`classifiers.plates.fusion`), so a character one cut invents or loses is outvoted."""
+        s = self.settings
+        todo = [
+            i
+            for i, (b, line) in enumerate(zip(best, chosen, strict=True))
+            if b is not None and line is not None and b[1].min_confidence < s.reread_below
+        ]
+        if not todo:
+            return
+        images: list[NDArray[np.uint8]] = []
+        owners: list[int] = []
+        for i in todo:
+            line = chosen[i]
+            assert line is not None
+            for pad in _REREAD_PADS:
+                images.append(_equalised(rectify(crops[i], line.quad, pad)))
+                owners.append(i)
+        reads = self.models.recognize(images)
+        self.times.lines += len(images)
+        fusions = {i: PlateFusion() for i in todo}
+        for i in todo:
+            first = best[i]
+            assert first is not None
+            fusions[i].add(first[1])
+        for i, (text, confs, rows) in zip(owners, reads, strict=True):
+            line = chosen[i]
+            assert line is not None
+            again = self._reading(line, text, confs, rows)
+            if again is not None:
+                fusions[i].add(again)
+        for i, fusion in fusions.items():
+            fused = fusion.fused()
+            first = best[i]
+            assert first is not None
+            if fused is None or len(fusion.reads) < 2 or fused.text == first[1].text:
+                continue
+            region = self.formats.region_of(fused.text)
+            if region is None and first[1].format is not None:
+                continue  # the vote broke a read that fitted: keep the first
+            best[i] = (first[0], replace(fused, format=region, box=first[1].box))
 
     def _reading(
         self, line: _Line, text: str, confs: list[float], rows: list[NDArray[np.float32]]
@@ -161,3 +215,10 @@ def _merged(
             quad = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
             out.append(_Line(index, quad, min(sa, sb)))
     return out
+
+
+def _equalised(line: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """The line with its contrast stretched locally (CLAHE on lightness): dirt, shadow and glare matter less."""
+    lab = cv2.cvtColor(line, cv2.COLOR_BGR2LAB)
+    lab[:, :, 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(2, 4)).apply(lab[:, :, 0])
+    return np.asarray(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR), np.uint8)
