@@ -54,6 +54,20 @@ def test_a_batch_of_crops_and_a_crop_without_a_plate(reader: PlateReader) -> Non
     assert readings[1].text == "4AB567"
 
 
+def test_nothing_is_downloaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening and running the models makes no network connection (the models are the wheel's own files)."""
+    import socket
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the plate reader tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    image, _ = car_with_plate("7XK123", seed=2)
+    [reading] = PlateReader(PlateReaderSettings(threads=1)).read([image])
+    assert reading is not None
+
+
 def test_without_the_extra_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in sys.modules if n == "rapidocr" or n.startswith("rapidocr.")]:
         monkeypatch.delitem(sys.modules, name)
