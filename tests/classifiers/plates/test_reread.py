@@ -54,7 +54,7 @@ CROP = np.full((240, 200, 3), 128, np.uint8)
 def test_an_unsure_character_is_outvoted_by_the_rereads() -> None:
     first = _read("7XK1Z3", [0.95, 0.95, 0.95, 0.95, 0.4, 0.95])
     again = _read("7XK123", [0.9] * 6)
-    reader, models = _reader([[first], [again, again]])
+    reader, models = _reader([[first], [again, again]], reread_below=0.9)
     [reading] = reader.read([CROP])
     assert models.calls == [1, 2]
     assert reading is not None
@@ -63,11 +63,18 @@ def test_an_unsure_character_is_outvoted_by_the_rereads() -> None:
 
 
 def test_a_sure_read_is_not_read_again() -> None:
-    reader, models = _reader([[_read("7XK123", [0.99] * 6)]])
+    reader, models = _reader([[_read("7XK123", [0.99] * 6)]], reread_below=0.9)
     [reading] = reader.read([CROP])
     assert models.calls == [1]
     assert reading is not None
     assert reading.text == "7XK123"
+
+
+def test_off_by_default() -> None:
+    reader, models = _reader([[_read("7XK1Z3", [0.95, 0.95, 0.95, 0.95, 0.4, 0.95])]])
+    [reading] = reader.read([CROP])
+    assert models.calls == [1]
+    assert reading is not None
 
 
 def test_rereads_that_break_a_fitting_read_are_ignored() -> None:
