@@ -110,7 +110,10 @@ class PlateStage:
         chosen, over = due[: s.max_crops_per_batch], due[s.max_crops_per_batch :]
         if over:
             self.metrics.plate_reads_skipped.labels("limit").inc(len(over))
-        return self._read(chosen)
+        started = time.perf_counter()
+        updated = self._read(chosen)
+        self.metrics.stage_seconds.labels("plates").observe(time.perf_counter() - started)
+        return updated
 
     def _read(self, chosen: list[_Due]) -> set[TrackRecord]:
         s = self.settings

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 CAMERA_STATES = ("connecting", "streaming", "reconnecting", "stopped")
-STAGES = ("decode", "preprocess", "detect", "classify", "match", "publish")
+STAGES = ("decode", "preprocess", "detect", "classify", "plates", "match", "publish")
 
 # Stage latencies on a CPU run from ~1 ms (match) to ~1 s (a big classifier batch); on a GPU they are 10x lower.
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
