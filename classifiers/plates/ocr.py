@@ -86,10 +86,16 @@ class TextModels:
             thresh=0.3, box_thresh=0.5, max_candidates=200, unclip_ratio=1.6, use_dilation=True
         )
 
-    def detect(self, image: NDArray[np.uint8], max_side: int = 960) -> list[tuple[NDArray[np.float32], float]]:
-        """Text quadrilaterals (4×2, image pixels, clockwise from top-left) with their scores."""
+    def detect(
+        self, image: NDArray[np.uint8], max_side: int = 960, max_upscale: float = 1.0
+    ) -> list[tuple[NDArray[np.float32], float]]:
+        """Text quadrilaterals (4×2, image pixels, clockwise from top-left) with their scores.
+
+        The image is scaled so its longest side is ``max_side``, enlarged at most ``max_upscale`` times (small
+        text is found far better at a larger scale; the boxes come back in the image's own pixels).
+        """
         h, w = image.shape[:2]
-        scale = min(1.0, max_side / max(h, w))
+        scale = min(max_upscale, max_side / max(h, w))
         # Multiples of 32; small crops are enlarged to at least 64 px so that a plate has room in the map.
         nh = max(64, round(h * scale / 32) * 32)
         nw = max(64, round(w * scale / 32) * 32)

@@ -169,7 +169,7 @@ class PlateReader:
     def _plate_lines(self, index: int, crop: NDArray[np.uint8]) -> list[_Line]:
         s = self.settings
         height = crop.shape[0]
-        found = self.models.detect(crop, s.detect_side)
+        found = self.models.detect(crop, s.detect_side, s.max_upscale)
         kept: list[_Line] = []
         shapes = [(quad, score, *_shape(quad)) for quad, score in found]
         for quad, score, w, h, tilt, cy in shapes:

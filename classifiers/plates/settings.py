@@ -64,4 +64,7 @@ class PlateReaderSettings(BaseModel):
     )
     max_candidates: int = Field(default=10, ge=1, description="Most text lines read per crop (best-looking first).")
     detect_side: int = Field(default=960, ge=64, description="Longest side crops are scaled to for text detection.")
+    max_upscale: float = Field(
+        default=2.0, ge=1.0, le=4.0, description="Most a small crop is enlarged towards detect_side for text detection."
+    )
     threads: int = Field(default=0, ge=0, description="ONNX Runtime threads (0: its default).")

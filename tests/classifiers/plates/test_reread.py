@@ -33,7 +33,9 @@ class FakeModels:
         self.script = script
         self.calls: list[int] = []
 
-    def detect(self, image: NDArray[np.uint8], max_side: int = 960) -> list[tuple[NDArray[np.float32], float]]:
+    def detect(
+        self, image: NDArray[np.uint8], max_side: int = 960, max_upscale: float = 1.0
+    ) -> list[tuple[NDArray[np.float32], float]]:
         quad = np.array([[40, 150], [160, 150], [160, 180], [40, 180]], np.float32)
         return [(quad, 0.9)]
 
