@@ -108,7 +108,9 @@ def test_a_looping_vehicle_with_a_plate_only_entry_fires_once_per_track(tmp_path
         )
     )
     # A generous budget: this checks once-per-track on a busy 2-core test machine, not the bounds (see test_plates).
-    plates = PlateStageSettings(enabled=True, reader={"min_center_y": 0.35, "threads": 1}, budget_ms=5000.0)
+    plates = PlateStageSettings(
+        enabled=True, reader={"min_center_y": 0.35, "max_upscale": 1.0, "threads": 1}, budget_ms=5000.0
+    )
     reader = open_plate_reader(plates)
     assert reader is not None
     metrics, sink = Metrics(), Recorder()
