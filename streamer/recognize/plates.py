@@ -11,6 +11,7 @@ resolution); a track whose fused plate changed is matched again.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from streamer.recognize.tracking import UNTRACKED
 from streamer.service.metrics import Metrics
 from watchlists.alerts import Box, PlateReadOut
 from watchlists.plates import PlateRead
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 2  # crops per reader call: small, so the budget is checked often
 
@@ -125,7 +128,13 @@ class PlateStage:
                 break
             chunk = chosen[first : first + _CHUNK]
             begun = self.clock()
-            readings = self.reader.read([d.crop for d in chunk])
+            try:
+                readings = self.reader.read([d.crop for d in chunk])
+            except Exception:
+                # A crop the reader chokes on costs its plate reads, never the batch's classifications and alerts.
+                log.exception("plate reader failed on %d crop(s); skipped", len(chunk))
+                self.metrics.plate_reads_skipped.labels("error").inc(len(chunk))
+                continue
             spent = self.clock() - begun
             for d, reading in zip(chunk, readings, strict=True):
                 camera = d.record.camera_id

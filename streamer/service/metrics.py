@@ -184,7 +184,7 @@ class Metrics:
         )
         self.plate_reads_skipped = Counter(
             "vehiclewatch_plate_reads_skipped_total",
-            "Plate reads that were due but skipped, by reason (limit: max_crops_per_batch; budget: budget_ms spent)",
+            "Plate reads due but skipped, by reason (limit: max_crops_per_batch; budget: budget_ms; error: reader)",
             ["reason"],
             registry=r,
         )

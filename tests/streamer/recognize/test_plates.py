@@ -142,6 +142,30 @@ def test_reading_is_bounded_per_batch_and_skips_are_counted(bank: ClassifierBank
     assert len(reader.crops) - 2 <= skipped <= len(reader.crops)
 
 
+class BrokenReader(FakeReader):
+    def read(self, crops: Sequence[NDArray[np.uint8]]) -> list[PlateReading | None]:
+        raise RuntimeError("cannot read")
+
+
+def test_a_failing_reader_costs_plates_not_alerts(bank: ClassifierBank, caplog: pytest.LogCaptureFixture) -> None:
+    sink, metrics = Recorder(), Metrics()
+    settings = PlateStageSettings(enabled=True)
+    recognizer = Recognizer(
+        CountingClassifier(bank),
+        Matcher([WatchlistEntry(id="red-car", color="red")]),
+        Cooldown(0.0),
+        sink,
+        metrics,
+        TrackingSettings(plates=settings),
+        plates=PlateStage(BrokenReader(), settings, metrics),
+    )
+    drive(recognizer, {"cam": WIDE[:1]}, frames=20)
+    assert [a.entry.id for a, _ in sink.alerts] == ["red-car"]
+    assert sink.alerts[0][0].plate_read is None
+    assert sample(metrics, "vehiclewatch_plate_reads_skipped_total", reason="error") >= 1
+    assert "plate reader failed" in caplog.text
+
+
 def test_no_plate_stage_unless_enabled() -> None:
     assert open_plate_reader(PlateStageSettings()) is None
 
