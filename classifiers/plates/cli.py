@@ -16,9 +16,16 @@ def plates_group() -> None:
 @plates_group.command("eval")
 @click.argument("data", type=click.Path(path_type=Path, exists=True))
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), help="Folder for report/PNG.")
-@click.option("--limit", type=int, default=0, help="Evaluate only every n-th image to this many (0: all).")
+@click.option("--limit", type=int, default=0, help="Read only this many images, spread over the set (0: all).")
 @click.option("--track-views", type=int, default=0, show_default=True, help="Degraded views per simulated track.")
 @click.option("--track-images", type=int, default=0, help="Images for the track experiment (0: all).")
+@click.option(
+    "--track-scale",
+    type=(float, float),
+    default=(0.3, 0.6),
+    show_default=True,
+    help="Range of the share each degraded view is scaled to.",
+)
 @click.option("--no-formats", is_flag=True, help="Read without plate formats (no re-ranking, no look-alike fixes).")
 @click.option(
     "--all-formats", is_flag=True, help="Every region's formats for every image (default: the image's region's only)."
@@ -31,6 +38,7 @@ def plates_eval(
     limit: int,
     track_views: int,
     track_images: int,
+    track_scale: tuple[float, float],
     no_formats: bool,
     all_formats: bool,
     threads: int,
@@ -43,7 +51,7 @@ def plates_eval(
     from classifiers.plates.reader import PlateReader
     from classifiers.plates.settings import PlateReaderSettings
 
-    labels = load_labels(data)
+    labels = every = load_labels(data)
     if limit:
         labels = labels[:: max(1, len(labels) // limit)][:limit]
     settings = PlateReaderSettings(threads=threads, **({"formats": {}} if no_formats else {}))
@@ -57,13 +65,14 @@ def plates_eval(
     result = evaluate(reader, labels, progress=progress("read"), readers=readers)
     experiment = None
     if track_views:
-        chosen = labels[:: max(1, len(labels) // track_images)][:track_images] if track_images else labels
+        chosen = every[:: max(1, len(every) // track_images)][:track_images] if track_images else every
         experiment = track_experiment(
             reader,
             chosen,
             track_views,
             progress=progress("tracks"),
             readers=readers,
+            scales=track_scale,
         )
     report = result.report()
     if experiment is not None:

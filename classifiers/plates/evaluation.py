@@ -189,9 +189,11 @@ def evaluate(
     return result
 
 
-def degrade(image: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.uint8]:
-    """One degraded view: scaled to 30-60 %, blurred (σ 0.4-1.2 px), JPEG quality 15-45."""
-    scale = rng.uniform(0.3, 0.6)
+def degrade(
+    image: NDArray[np.uint8], rng: np.random.Generator, scales: tuple[float, float] = (0.3, 0.6)
+) -> NDArray[np.uint8]:
+    """One degraded view: scaled to a random share in ``scales``, blurred (σ 0.4-1.2 px), JPEG quality 15-45."""
+    scale = rng.uniform(*scales)
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     blurred = cv2.GaussianBlur(small, (0, 0), rng.uniform(0.4, 1.2))
     ok, data = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 46))])
@@ -231,6 +233,7 @@ def track_experiment(
     seed: int = 0,
     progress: Progress = iter,
     readers: Mapping[str, PlateReader] | None = None,
+    scales: tuple[float, float] = (0.3, 0.6),
 ) -> TrackExperiment:
     """Per image, ``views`` degraded views read one by one and fused (weight: each view's scale, as a quality)."""
     rng = np.random.default_rng(seed)
@@ -238,7 +241,7 @@ def track_experiment(
     for item in progress(labels):
         assert isinstance(item, PlateLabel)
         image = read_image(item.path)
-        crops = [degrade(image, rng) for _ in range(views)]
+        crops = [degrade(image, rng, scales) for _ in range(views)]
         readings = (readers or {}).get(item.region, reader).read(crops)
         fusion = PlateFusion()
         region = result.regions[item.region]
