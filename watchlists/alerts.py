@@ -13,7 +13,7 @@ schema names them apart (``LabelShare`` also describes its ``label`` in its own 
 
 Example of the JSON (one line on the wire; see docs/alerts.md for a whole one)::
 
-    {"schema_version": 2, "alert_id": "0190f5d2-6b8e-7c3a-9f1e-2b4c6d8e0a1b",
+    {"schema_version": 3, "alert_id": "0190f5d2-6b8e-7c3a-9f1e-2b4c6d8e0a1b",
      "captured_at": "2024-07-01T12:00:00.250000Z", "published_at": "2024-07-01T12:00:00.310000Z",
      "camera_id": "gate", "frame_index": 1234, "box": {"x1": 410.0, "y1": 220.5, "x2": 690.0, "y2": 400.0},
      "detector_class": "car", "detector_confidence": 0.91,
@@ -42,7 +42,7 @@ from watchlists.entry_model import Priority, WatchlistEntry
 from watchlists.match_result import FieldScore, LabelContribution, Match
 from watchlists.settings import DEFAULT_TOP_K
 
-SCHEMA_VERSION: Literal[2] = 2
+SCHEMA_VERSION: Literal[3] = 3
 
 _id_lock = threading.Lock()
 _last_id_ms = 0
@@ -82,6 +82,18 @@ class Box(BaseModel):
     y1: float = Field(description="Top edge, pixels.")
     x2: float = Field(description="Right edge, pixels.")
     y2: float = Field(description="Bottom edge, pixels.")
+
+
+class PlateReadOut(BaseModel):
+    """A vehicle's licence plate as the plate reader read it (fused over the track's reads)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(description="The plate: upper-case letters and digits, no separators.")
+    confidence: float = Field(ge=0.0, le=1.0, description="Probability that the whole text is right.")
+    char_confidences: list[float] = Field(description="Per character of text, the probability that it is right.")
+    box: Box = Field(description="The plate's text in frame pixels (on the frame of the read it was taken from).")
+    reads: int = Field(ge=1, description="Plate reads fused into the text.")
 
 
 class LabelProb(BaseModel):
@@ -146,7 +158,7 @@ class Alert(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: Literal[1, 2] = Field(default=SCHEMA_VERSION, description="Message schema version.")
+    schema_version: Literal[1, 2, 3] = Field(default=SCHEMA_VERSION, description="Message schema version.")
     alert_id: str = Field(default_factory=new_alert_id, description="Unique, time-sortable id (UUIDv7).")
     captured_at: AwareDatetime = Field(description="When the frame was captured (UTC).")
     published_at: AwareDatetime | None = Field(
@@ -181,6 +193,9 @@ class Alert(BaseModel):
         ge=1,
         description="Fencing token of the worker's lease on the camera: drop messages below the largest seen, or null.",
     )
+    plate_read: PlateReadOut | None = Field(
+        default=None, description="The vehicle's plate as read (tracking.plates on and a plate read), or null."
+    )
 
     @field_validator("captured_at", "published_at")
     @classmethod
@@ -188,8 +203,9 @@ class Alert(BaseModel):
         return None if value is None else value.astimezone(UTC)
 
     def to_json(self) -> str:
-        """Compact JSON, one line."""
-        return self.model_dump_json()
+        """Compact JSON, one line. ``plate_read`` is left out when there is none: without a plate reader a message
+        is what it was before plates existed, so consumers of schema version 2 read it unchanged."""
+        return self.model_dump_json(exclude={"plate_read"} if self.plate_read is None else None)
 
     @classmethod
     def from_json(cls, data: str | bytes) -> Alert:
@@ -260,6 +276,7 @@ def build_alert(
     top_k: int = DEFAULT_TOP_K,
     track_id: int | None = None,
     views_fused: int | None = None,
+    plate_read: PlateReadOut | None = None,
 ) -> Alert:
     """An alert for a match on one detected vehicle.
 
@@ -275,6 +292,7 @@ def build_alert(
         top_k: labels kept per head.
         track_id: tracker id, if a tracker runs.
         views_fused: how many classifications of the track were fused into ``classification`` (tracking on).
+        plate_read: the vehicle's plate as read, when a plate reader runs.
     """
     if len(box) != 4:
         raise ValueError(f"box must be x1, y1, x2, y2, got {len(box)} numbers")
@@ -295,4 +313,5 @@ def build_alert(
         breakdown=[field_explanation(item) for item in match.breakdown],
         track_id=track_id,
         views_fused=views_fused,
+        plate_read=plate_read,
     )

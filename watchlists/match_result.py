@@ -11,6 +11,7 @@ from typing import Protocol
 
 from classifiers.types import Classification, LabelScore
 from watchlists.entry_model import WatchlistEntry
+from watchlists.plates import PlateRead
 from watchlists.settings import DEFAULT_THRESHOLD
 
 PLATE_READER = "plate_reader"
@@ -88,8 +89,9 @@ class MatchSource(Protocol):
         """Changes whenever the entries change, so results matched earlier can be matched again."""
         ...
 
-    def match(self, classification: Classification) -> list[Match]:
-        """Every entry whose score reaches its threshold, highest score first."""
+    def match(self, classification: Classification, plate: PlateRead | None = None) -> list[Match]:
+        """Every entry whose score reaches its threshold, highest score first (``plate``: the vehicle's plate
+        read, when a plate reader runs)."""
         ...
 
 

@@ -76,7 +76,8 @@ from watchlists.match_result import (
     ScoreFactor,
     UnmatchableField,
 )
-from watchlists.plates import PlateRead, plate_regex
+from watchlists.plate_match import DEFAULT_TOLERANCE, judge_plate
+from watchlists.plates import PlateRead
 from watchlists.settings import DEFAULT_THRESHOLD
 
 __all__ = [
@@ -119,6 +120,7 @@ class Matcher:
         color_confusion: bool = True,
         color_table: ColorTable | None = None,
         judge_shade: bool = True,
+        plate_tolerance: int = DEFAULT_TOLERANCE,
     ) -> None:
         """
         Args:
@@ -130,11 +132,14 @@ class Matcher:
             color_table: a measured colour table (``watchlist.color_table``) replacing the hand-set rows of the
                 colours it has.
             judge_shade: judge a dark/light entry shade on the ``color_shade`` head where it is present.
+            plate_tolerance: edits a plate read (with per-character confidences) may differ from an entry's
+                plate by and still fit it (:mod:`watchlists.plate_match`).
         """
         if not 0.0 < default_threshold <= 1.0:
             raise ValueError(f"default_threshold must be in (0, 1], got {default_threshold}")
         self.watchlist = entries if isinstance(entries, Watchlist) else Watchlist(tuple(entries))
         self.default_threshold = default_threshold
+        self.plate_tolerance = plate_tolerance
         self.color_confusion = color_confusion
         self.colors = ColorScoring(color_confusion, color_table, judge_shade)
         self._known_makes = frozenset(compact(entry.make) for entry in self.watchlist if entry.make is not None)
@@ -144,9 +149,7 @@ class Matcher:
         self._expires = np.array([e.expires_ts for e in self.entries], dtype=np.float64)
         self._index = {entry.id: index for index, entry in enumerate(self.entries)}
         # Plates: entries whose plate gates the match (with a compiled pattern), and those that only a plate gates.
-        self._plates = tuple(
-            (index, plate_regex(e.plate)) for index, e in enumerate(self.entries) if e.plate is not None
-        )
+        self._plates = tuple((index, e.plate) for index, e in enumerate(self.entries) if e.plate is not None)
         self._plate_gates = np.array([PLATE_FIELD in e.certain_fields() for e in self.entries], dtype=np.bool_)
         self._plate_only = np.array(
             [PLATE_FIELD in e.certain_fields() and len(e.certain_fields()) == 1 for e in self.entries], dtype=np.bool_
@@ -220,7 +223,7 @@ class Matcher:
         if plate is not None:
             for index, pattern in self._plates:
                 if self._plate_gates[index]:
-                    scores[index] *= plate.score(pattern)
+                    scores[index] *= judge_plate(plate, pattern, self.plate_tolerance).probability
         else:
             scores[self._plate_only] = 0.0
         scores[self._expires <= (time.time() if now is None else now)] = 0.0
@@ -240,7 +243,7 @@ class Matcher:
             for head, names in plan.factor_heads[index]
         ]
         if entry.plate is not None:
-            judged = _plate_score(entry, plate)
+            judged = _plate_score(entry, plate, self.plate_tolerance)
             breakdown.append(judged)
             if judged.score is not None:
                 field_scores[PLATE_FIELD] = judged.score
@@ -292,14 +295,12 @@ def _field_score(entry: WatchlistEntry, item: FieldWeights, head: HeadScores) ->
     return FieldScore(item.field, entry.wanted(item.field), item.head, value, item.uncertain, labels)
 
 
-def _plate_score(entry: WatchlistEntry, plate: PlateRead | None) -> FieldScore:
+def _plate_score(entry: WatchlistEntry, plate: PlateRead | None, tolerance: int) -> FieldScore:
     """The plate field: the probability that the read fits the entry's pattern, or not judged without a read."""
     assert entry.plate is not None  # only asked for entries with a plate
     uncertain = PLATE_FIELD in entry.uncertain
     wanted = entry.wanted(PLATE_FIELD)
     if plate is None:
         return FieldScore(PLATE_FIELD, wanted, None, None, uncertain, (), "not judged: no plate read")
-    pattern = plate_regex(entry.plate)
-    fits = "fits" if pattern.match(plate.text) else "does not fit"
-    note = f"read {plate.text} (confidence {plate.confidence:.2f}) {fits}"
-    return FieldScore(PLATE_FIELD, wanted, PLATE_READER, plate.score(pattern), uncertain, (), note)
+    judged = judge_plate(plate, entry.plate, tolerance)
+    return FieldScore(PLATE_FIELD, wanted, PLATE_READER, judged.probability, uncertain, (), judged.note)

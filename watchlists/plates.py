@@ -62,10 +62,13 @@ class PlateRead:
     Attributes:
         text: the plate as read (normalised on creation).
         confidence: the reader's probability that ``text`` is right, in [0, 1].
+        char_confidences: per character of ``text``, the reader's probability that it is right; empty when the
+            reader gives none (then a near miss is not forgiven; see :mod:`watchlists.plate_match`).
     """
 
     text: str
     confidence: float
+    char_confidences: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         text = normalize_plate(self.text)
@@ -74,6 +77,10 @@ class PlateRead:
         if not 0.0 <= self.confidence <= 1.0:
             raise PlateError(f"plate read confidence must be in [0, 1], got {self.confidence}")
         object.__setattr__(self, "text", text)
+        if self.char_confidences and (
+            len(self.char_confidences) != len(text) or not all(0.0 <= c <= 1.0 for c in self.char_confidences)
+        ):
+            raise PlateError("plate read needs one confidence in [0, 1] per character, or none")
 
     def score(self, pattern: re.Pattern[str]) -> float:
         """Probability that the vehicle's plate fits ``pattern`` (see the module doc)."""

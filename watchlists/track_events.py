@@ -13,7 +13,7 @@ logged) instead of slowing the pipeline. Per event, in one atomic Lua script
 
 Example of the JSON (one line on the wire)::
 
-    {"schema_version": 1, "event_id": "0190f5d2-…", "camera_id": "gate", "track_id": 17,
+    {"schema_version": 2, "event_id": "0190f5d2-…", "camera_id": "gate", "track_id": 17,
      "first_seen": "2024-07-01T12:00:00.250000Z", "last_seen": "2024-07-01T12:00:04.100000Z",
      "first_frame": 1200, "last_frame": 1315, "frames_seen": 110, "views_fused": 4, "detector_class": "car",
      "labels": {"color": [{"label": "red", "prob": 0.97}, …], "make": […]}, "label_changes": 1,
@@ -39,12 +39,12 @@ from redisbus.settings import DEFAULT_DEDUP_TTL_S
 from redisbus.spool import Spool
 from redisbus.writer import RedisWriter, WriterClosedError, encode_jpeg
 from redisbus.xadd_once import Snapshot, xadd_once
-from watchlists.alerts import LabelProb, new_alert_id, utc_datetime
+from watchlists.alerts import LabelProb, PlateReadOut, new_alert_id, utc_datetime
 from watchlists.settings import TrackEventSettings
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
 STREAM_FIELD_TRACK = "track"
 """Stream entry field holding the event JSON (``event_id`` and ``camera_id`` sit beside it)."""
 SPOOL_KIND = "track"
@@ -54,11 +54,12 @@ STREAM_FIELD_CAMERA = "camera"
 
 
 class TrackSummary(BaseModel):
-    """One vehicle's track, as published when the track ends (schema version 1)."""
+    """One vehicle's track, as published when the track ends (schema version 2; version 1 had no ``worker_id``,
+    ``lease_token`` or ``plate_read``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Message schema version.")
+    schema_version: Literal[1, 2] = Field(default=SCHEMA_VERSION, description="Message schema version.")
     event_id: str = Field(default_factory=new_alert_id, description="Unique, time-sortable id (UUIDv7).")
     camera_id: str = Field(description="Camera that saw the vehicle.")
     track_id: int = Field(ge=0, description="Tracker id of the vehicle (unique per camera while the service runs).")
@@ -85,6 +86,9 @@ class TrackSummary(BaseModel):
         ge=1,
         description="Fencing token of the worker's lease on the camera: drop messages below the largest seen, or null.",
     )
+    plate_read: PlateReadOut | None = Field(
+        default=None, description="The track's fused plate read (tracking.plates on and a plate read), or null."
+    )
 
     @field_validator("first_seen", "last_seen")
     @classmethod
@@ -92,7 +96,8 @@ class TrackSummary(BaseModel):
         return value.astimezone(UTC)
 
     def to_json(self) -> str:
-        return self.model_dump_json()
+        """Compact JSON, one line (``plate_read`` left out when there is none, as in the messages before it)."""
+        return self.model_dump_json(exclude={"plate_read"} if self.plate_read is None else None)
 
     @classmethod
     def from_json(cls, data: str | bytes) -> TrackSummary:
@@ -115,6 +120,7 @@ def build_summary(
     label_changes: int = 0,
     alerted_entries: list[str] | None = None,
     top_k: int = 3,
+    plate_read: PlateReadOut | None = None,
 ) -> TrackSummary:
     """A track's summary; times are Unix seconds (``Frame.captured_at``)."""
     labels = (
@@ -138,6 +144,7 @@ def build_summary(
         labels=labels,
         label_changes=label_changes,
         alerted_entries=sorted(alerted_entries or []),
+        plate_read=plate_read,
     )
 
 
@@ -149,7 +156,7 @@ class CameraEvent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Message schema version.")
+    schema_version: Literal[1] = Field(default=1, description="Message schema version.")
     event_id: str = Field(default_factory=new_alert_id, description="Unique, time-sortable id (UUIDv7).")
     camera_id: str = Field(description="The camera.")
     state: str = Field(description="State entered: streaming, reconnecting or stopped.")

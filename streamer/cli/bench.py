@@ -66,6 +66,7 @@ def _runtime_files(models: Path | None, detector: Path | None, overrides: dict[s
     help="End-to-end runs (medians are compared); with --runtimes, rounds of every candidate.",
 )
 @click.option("--watchlist", type=click.Path(path_type=Path, dir_okay=False), help="Watchlist to match (optional).")
+@click.option("--plates", is_flag=True, help="Read licence plates too (tracking.plates; needs the 'plates' extra).")
 @click.option(
     "--runtimes",
     is_flag=True,
@@ -106,6 +107,7 @@ def bench(
     frames: int,
     repeat: int,
     watchlist: Path | None,
+    plates: bool,
     runtimes: bool,
     cameras_per_box: bool,
     detect_fps: float,
@@ -136,6 +138,8 @@ def bench(
     require_detector(overrides)["max_batch"] = max_batch
     if no_classifiers:
         overrides["classifiers"] = {"models": []}
+    if plates:
+        overrides["tracking"] = {"plates": {"enabled": True}}
     report: _Report
     with clear_errors():
         if runtimes:

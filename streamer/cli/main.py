@@ -15,7 +15,7 @@ from streamer.cli.config import config
 from streamer.cli.models import classify, detect
 from streamer.cli.run import run
 from streamer.cli.sightings import api, sightings
-from streamer.cli.tools import evaluate, train
+from streamer.cli.tools import evaluate, plates, train
 from streamer.cli.watchlist import watchlist
 
 
@@ -25,5 +25,6 @@ def main() -> None:
     """vehiclewatch: real-time vehicle recognition from camera streams, with watchlist alerts on Redis."""
 
 
-for _command in (run, detect, classify, alerts, config, watchlist, cameras, bench, train, evaluate, sightings, api):
+for _command in (run, detect, classify, alerts, config, watchlist, cameras, bench, train, evaluate, plates, sightings):
     main.add_command(_command)
+main.add_command(api)

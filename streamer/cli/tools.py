@@ -39,3 +39,15 @@ def under_cli_errors(command: click.Command) -> click.Command:
 
 train = under_cli_errors(train_command)
 evaluate = under_cli_errors(eval_command)
+
+
+def _plates_group() -> click.Group:
+    """`vehiclewatch plates` with its sub-commands under the CLI's error convention."""
+    from classifiers.plates.cli import plates_group
+
+    attached = copy.copy(plates_group)
+    attached.commands = {name: under_cli_errors(cmd) for name, cmd in plates_group.commands.items()}
+    return attached
+
+
+plates = _plates_group()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from streamer.recognize.plates import plate_out
 from streamer.recognize.ports import AlertSink
 from streamer.recognize.track_book import TrackRecord
 from streamer.service.metrics import Metrics
@@ -76,6 +77,7 @@ class AlertPolicy:
             top_k=self.top_k,
             track_id=None if self.one_view else record.track_id,
             views_fused=None if self.one_view else record.fusion.views,
+            plate_read=plate_out(record),
         )
         record.alerted.add(entry_id)
         record.alerts += 1

@@ -7,7 +7,8 @@
 2. gate and schedule (`streamer.recognize.select`): which boxes are classified now; each track's best view kept;
 3. crop and classify (`streamer.recognize.classify`): the selected boxes of all frames, any cameras, in one
    batched call per model;
-4. fuse (`streamer.recognize.fuse`): each classification into its track;
+4. fuse (`streamer.recognize.fuse`): each classification into its track; plates
+   (`streamer.recognize.plates`, when ``tracking.plates`` is on): due tracks' plates read, bounded, and fused;
 5. match (`streamer.recognize.match`): the watchlist on the fused labels;
 6. alert policy (`streamer.recognize.alert_policy`): once per track and entry, after ``min_views_to_alert``
    views, the camera-wide cooldown across tracks; the alert goes to the one sink;
@@ -28,6 +29,7 @@ from streamer.recognize.batch import DetectedBatch, DetectedFrame
 from streamer.recognize.classify import classify_views
 from streamer.recognize.fuse import drop_views, fuse_views
 from streamer.recognize.match import match_tracks
+from streamer.recognize.plates import PlateStage
 from streamer.recognize.ports import AlertSink, CropClassifier, TrackEventSink
 from streamer.recognize.select import select_views
 from streamer.recognize.settings import TrackerSettings, TrackingSettings
@@ -58,6 +60,7 @@ class Recognizer:
         tracker_factory: makes one camera's tracker (tests swap it).
         frame_steps: per camera, detection of every k-th frame (``cameras[].detection.every``): the tracker's and
             the schedule's frame counts are scaled to it, so they span the same stream time.
+        plates: the plate stage (``tracking.plates``), or None (no plates read).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class Recognizer:
         clock: Callable[[], float] = time.time,
         tracker_factory: Callable[[TrackerSettings], Tracker] = make_tracker,
         frame_steps: Mapping[str, int] | None = None,
+        plates: PlateStage | None = None,
     ) -> None:
         self.settings = settings = settings if settings is not None else TrackingSettings()
         self.frame_steps = dict(frame_steps or {})
@@ -93,6 +97,7 @@ class Recognizer:
         self.crops_classified = 0
         # Held while a batch is recognized, so a fleet worker can end a released camera's tracks from its own thread.
         self._lock = threading.Lock()
+        self.plates = plates
 
     def process(self, batch: DetectedBatch) -> list[Alert]:
         """Tracks, classifies, matches and alerts for one batch; returns the alerts submitted."""
@@ -131,6 +136,8 @@ class Recognizer:
             raise
         self.crops_classified += count
         updated = fuse_views(classified, self.book, one_view=self.one_view)
+        if self.plates is not None:
+            updated |= self.plates.run(batch, self.book)
         alerts: list[Alert] = []
         if self.matcher is not None:
             match_tracks(self.matcher, selection.seen, updated, self.metrics)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from streamer.recognize.plates import plate_read
 from streamer.recognize.track_book import TrackRecord
 from streamer.service.metrics import Metrics
 from watchlists.matching import MatchSource
@@ -22,6 +23,6 @@ def match_tracks(
     revision = matcher.revision
     for record in updated | {r for r in seen if r.matched_revision != revision}:
         if record.fused is not None:
-            record.matches = tuple(matcher.match(record.fused))
+            record.matches = tuple(matcher.match(record.fused, plate_read(record)))
             record.matched_revision = revision
     metrics.stage_seconds.labels("match").observe(time.perf_counter() - started)

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from classifiers.plates.settings import PlateReaderSettings
 from classifiers.settings import FusionSettings
 from watchlists.settings import TrackEventSettings
 
@@ -264,6 +265,53 @@ class ScheduleSettings(BaseModel):
         return self
 
 
+def _vehicle_crop_reader() -> PlateReaderSettings:
+    # On a vehicle crop the plate sits in the lower part: text above ~1/3 of the height is a windscreen sticker,
+    # a roof sign or a badge. Crops are not enlarged for detection: 2x doubled the plate stage's cost in the
+    # service (vehiclewatch bench --plates) for a gain measured on small photos only.
+    return PlateReaderSettings(min_center_y=0.35, max_upscale=1.0)
+
+
+class PlateStageSettings(BaseModel):
+    """Licence plate reading per track (needs the ``plates`` extra; off by default).
+
+    A track's plate is read on frames where its box is wide enough, at most every ``every_frames`` detected
+    frames, until ``max_reads`` reads or a settled plate; the reads are fused per track. Reading is bounded per
+    batch (``max_crops_per_batch``, ``budget_ms``): what does not fit is skipped and counted, never queued.
+
+    Example:
+        >>> PlateStageSettings().enabled
+        False
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=False, description="Read licence plates (needs pip install 'vehiclewatch[plates]').")
+    reader: PlateReaderSettings = Field(
+        default_factory=_vehicle_crop_reader, description="How plates are found and read on a vehicle crop."
+    )
+    min_box_width: int = Field(
+        default=160, ge=16, description="Narrowest vehicle box, in frame pixels, whose plate is read."
+    )
+    every_frames: int = Field(default=3, ge=1, description="Detected frames between two reads of one track's plate.")
+    max_reads: int = Field(default=8, ge=1, description="Most plate reads per track.")
+    settle_confidence: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="A track's plate is read no more once its fused confidence reaches this (after 2+ reads).",
+    )
+    max_crops_per_batch: int = Field(
+        default=4, ge=1, description="Most plates read per detector batch (the widest boxes first); the rest skip."
+    )
+    budget_ms: float = Field(
+        default=250.0,
+        gt=0,
+        description="Time per batch after which no further plate is read in it; the rest are skipped (counted).",
+    )
+    crop_margin: float = Field(default=0.05, ge=0, le=0.5, description="Context around the box for the plate crop.")
+
+
 class TrackingSettings(BaseModel):
     """Tracking of vehicles and classification per track.
 
@@ -293,6 +341,9 @@ class TrackingSettings(BaseModel):
     )
     events: TrackEventSettings = Field(
         default_factory=TrackEventSettings, description="Track summary events on their own Redis stream."
+    )
+    plates: PlateStageSettings = Field(
+        default_factory=PlateStageSettings, description="Licence plate reading per track (the 'plates' extra)."
     )
 
     def for_frame_step(self, step: int) -> TrackingSettings:

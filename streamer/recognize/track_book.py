@@ -15,6 +15,8 @@ from numpy.typing import NDArray
 
 from classifiers.crops import crop_box
 from classifiers.fusion import TrackFusion, top_labels
+from classifiers.plates.fusion import PlateFusion
+from classifiers.plates.types import PlateReading
 from classifiers.settings import FusionSettings
 from classifiers.types import Classification
 from streamer.recognize.schedule import ScheduleState
@@ -60,6 +62,14 @@ class TrackRecord:
     last_class: str = ""
     settled: bool = False
     """The fused label is confident and stable: the track is not classified again."""
+    plate_fusion: PlateFusion = field(default_factory=PlateFusion)
+    """The track's plate reads (`streamer.recognize.plates`)."""
+    plate: PlateReading | None = None
+    """The fused plate in frame pixels, or None before a successful read."""
+    plate_attempts: int = 0
+    plate_due: int = 0
+    """``frames_seen`` from which the plate may be read again."""
+    plate_settled: bool = False
     _stable_for: int = 0
     _last_top: dict[str, str] = field(default_factory=dict)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamer.recognize.fuse import fused_or_none
+from streamer.recognize.plates import plate_out
 from streamer.recognize.ports import TrackEventSink
 from streamer.recognize.track_book import TrackRecord
 from streamer.service.metrics import Metrics
@@ -40,6 +41,7 @@ class TrackEnd:
             label_changes=record.fusion.label_changes,
             alerted_entries=sorted(record.alerted),
             top_k=self.settings.top_k,
+            plate_read=plate_out(record),
         )
         queued = self.events.submit(summary, record.best_crop)
         m.track_events.labels("queued" if queued else "dropped").inc()

@@ -16,7 +16,7 @@ CameraLevelsSource = Callable[[], Mapping[str, tuple[int, float, float]]]
 """Camera → (tracks seen, black level, white level) of the colour recogniser's camera adaptation."""
 
 CAMERA_STATES = ("connecting", "streaming", "reconnecting", "stopped")
-STAGES = ("decode", "preprocess", "detect", "classify", "match", "publish")
+STAGES = ("decode", "preprocess", "detect", "classify", "plates", "match", "publish")
 
 # Stage latencies on a CPU run from ~1 ms (match) to ~1 s (a big classifier batch); on a GPU they are 10x lower.
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -177,6 +177,26 @@ class Metrics:
             "vehiclewatch_track_events_total",
             "Track summary events, by outcome (queued, dropped)",
             ["result"],
+            registry=r,
+        )
+
+        # Plates (tracking.plates): reads per camera by result, time per read, and reads skipped by the bounds.
+        self.plate_reads = Counter(
+            "vehiclewatch_plate_reads_total",
+            "Plate reads attempted, by camera and result (read: a plate was read; none: no plate found or read)",
+            ["camera", "result"],
+            registry=r,
+        )
+        self.plate_read_seconds = Histogram(
+            "vehiclewatch_plate_read_seconds",
+            "Time per plate read (a crop's text detection and recognition)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
+        self.plate_reads_skipped = Counter(
+            "vehiclewatch_plate_reads_skipped_total",
+            "Plate reads due but skipped, by reason (limit: max_crops_per_batch; budget: budget_ms; error: reader)",
+            ["reason"],
             registry=r,
         )
 

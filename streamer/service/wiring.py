@@ -29,6 +29,7 @@ from streamer.fleet.worker import FleetWorker
 from streamer.recognize.detect_gate import DetectionGates
 from streamer.recognize.flow import Recognizer
 from streamer.recognize.pipeline import Pipeline
+from streamer.recognize.plates import PlateStage, open_plate_reader
 from streamer.service.config import ServiceSettings
 from streamer.service.delivery import delivery_problems, open_spool, watch_delivery
 from streamer.service.http_server import Health, MetricsServer
@@ -144,6 +145,8 @@ class Service:
             self.metrics.watch_camera_levels(
                 lambda: {str(c): (lv.tracks, lv.black, lv.white) for c, lv in adapters.levels().items()}
             )
+        # tracking.plates: without the 'plates' extra a configured plate reader refuses to start, in one line.
+        plate_reader = open_plate_reader(s.tracking.plates)
         if matcher is not None:
             for problem in matcher.unmatchable_fields(bank.heads):
                 log.warning("watchlist: %s", problem)
@@ -203,6 +206,7 @@ class Service:
             event_sink,
             s.watchlist.top_k,
             frame_steps={camera.id: camera.detection.every for camera in s.cameras},
+            plates=None if plate_reader is None else PlateStage(plate_reader, s.tracking.plates, self.metrics),
         )
         recognizer.trackers.prepare(camera.id for camera in s.cameras)
         self._recognizer = recognizer

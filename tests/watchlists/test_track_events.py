@@ -48,7 +48,7 @@ def test_summary_round_trips_through_json() -> None:
     assert event.first_seen.tzinfo is not None
     assert (event.last_seen - event.first_seen).total_seconds() == pytest.approx(4.25)
     assert event.best_snapshot_key is None
-    assert event.schema_version == 1
+    assert event.schema_version == 2
 
 
 def test_summary_of_a_track_never_classified() -> None:
