@@ -1,4 +1,4 @@
-"""The plate in alerts and track summaries (alert schema version 3): present when read, left out of the JSON when not."""
+"""The plate in alerts and track summaries (alert schema 3): present when read, left out of the JSON when not."""
 
 from __future__ import annotations
 
