@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +43,19 @@ from watchlists.match_result import FieldScore, LabelContribution, Match
 from watchlists.settings import DEFAULT_TOP_K
 
 SCHEMA_VERSION: Literal[3] = 3
+
+# The fleet's stamp, on alerts and track summaries alike (streamer.fleet.stamping sets it).
+WorkerId = Annotated[
+    str | None,
+    Field(description="Fleet worker that read the camera (`run --worker`), or null (a single service)."),
+]
+LeaseToken = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        description="Fencing token of the worker's lease on the camera: drop messages below the largest seen, or null.",
+    ),
+]
 
 _id_lock = threading.Lock()
 _last_id_ms = 0
@@ -185,14 +198,8 @@ class Alert(BaseModel):
     views_fused: int | None = Field(
         default=None, ge=1, description="Classifications fused into the labels (tracking on), or null (one crop)."
     )
-    worker_id: str | None = Field(
-        default=None, description="Fleet worker that read the camera (`run --worker`), or null (a single service)."
-    )
-    lease_token: int | None = Field(
-        default=None,
-        ge=1,
-        description="Fencing token of the worker's lease on the camera: drop messages below the largest seen, or null.",
-    )
+    worker_id: WorkerId = None
+    lease_token: LeaseToken = None
     plate_read: PlateReadOut | None = Field(
         default=None, description="The vehicle's plate as read (tracking.plates on and a plate read), or null."
     )

@@ -39,7 +39,7 @@ from redisbus.settings import DEFAULT_DEDUP_TTL_S
 from redisbus.spool import Spool
 from redisbus.writer import RedisWriter, WriterClosedError, encode_jpeg
 from redisbus.xadd_once import Snapshot, xadd_once
-from watchlists.alerts import LabelProb, PlateReadOut, new_alert_id, utc_datetime
+from watchlists.alerts import LabelProb, LeaseToken, PlateReadOut, WorkerId, new_alert_id, utc_datetime
 from watchlists.settings import TrackEventSettings
 
 logger = logging.getLogger(__name__)
@@ -78,14 +78,8 @@ class TrackSummary(BaseModel):
     best_snapshot_key: str | None = Field(
         default=None, description="Redis key of the track's best crop (JPEG, expires), or null."
     )
-    worker_id: str | None = Field(
-        default=None, description="Fleet worker that read the camera (`run --worker`), or null (a single service)."
-    )
-    lease_token: int | None = Field(
-        default=None,
-        ge=1,
-        description="Fencing token of the worker's lease on the camera: drop messages below the largest seen, or null.",
-    )
+    worker_id: WorkerId = None
+    lease_token: LeaseToken = None
     plate_read: PlateReadOut | None = Field(
         default=None, description="The track's fused plate read (tracking.plates on and a plate read), or null."
     )

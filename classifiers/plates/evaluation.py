@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from classifiers.plates.fusion import PlateFusion, align, edit_distance
 from classifiers.plates.reader import PlateReader
 from classifiers.plates.types import PlateReading
+from classifiers.training.embed import read_image
 
 Progress = Callable[[Iterable[object]], Iterable[object]]
 
@@ -140,13 +141,6 @@ def _confusions(truth: str, read: str) -> Iterable[tuple[str, str]]:
         b = read[j] if j is not None else "-"
         if a != b:
             yield a, b
-
-
-def read_image(path: Path) -> NDArray[np.uint8]:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"cannot read image {path}")
-    return np.asarray(image, np.uint8)
 
 
 def evaluate(

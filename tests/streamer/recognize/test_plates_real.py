@@ -28,28 +28,18 @@ from streamer.service.metrics import Metrics
 from streamer.sources.frames import Frame
 from tests.classifiers.plates.synthetic import plate_image
 from tests.conftest import shared_path
+from tests.streamer.recognize.test_tracking_real import Recorder
 from tests.synthetic_classifier import make_color_classifier
 from watchlists.alerts import Alert
 from watchlists.cooldown import Cooldown
 from watchlists.entries import WatchlistEntry
 from watchlists.matching import Matcher
-from watchlists.track_events import TrackSummary
 
 pytestmark = pytest.mark.shared
 pytest.importorskip("rapidocr", reason="the plate reader needs the 'plates' extra (pip install -e '.[plates]')")
 
 PLATE = "7XK123"
 START, MOST = 16, 24  # the stretch: from frame 16, the vehicle followed while it stays whole in the frame
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.alerts: list[Alert] = []
-        self.events: list[TrackSummary] = []
-
-    def submit(self, item: Any, crop_bgr: NDArray[np.uint8] | None = None, timeout: float | None = None) -> bool:
-        (self.alerts if isinstance(item, Alert) else self.events).append(item)
-        return True
 
 
 def _iou(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
