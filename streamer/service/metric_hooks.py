@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from streamer.service.metrics import Metrics
+from classifiers.color.camera_adapt import CameraAdapters
+from streamer.service.metrics import CameraLevelsSource, Metrics
 from streamer.sources.camera_state import AvailabilityTracker, CameraStateChange
 from watchlists.alerts import Alert
 from watchlists.track_events import CameraEvent, TrackEventPublisher
@@ -99,3 +100,19 @@ class CameraRates:
             elif (metric, camera) not in self._last:
                 self._last[(metric, camera)] = (now, value, 0.0)
         return round(rate, 2)
+
+
+def camera_levels_source(adapters: CameraAdapters, reading: Callable[[], Collection[str]]) -> CameraLevelsSource:
+    """The colour recogniser's per-camera levels for export, for the cameras this process reads now: a fleet worker
+    that handed a camera over keeps its levels (they hold if it claims the camera again) but no longer exports
+    them, so each camera's series comes from its one reader."""
+
+    def levels() -> dict[str, tuple[int, float, float]]:
+        now = set(reading())
+        return {
+            str(camera): (found.tracks, found.black, found.white)
+            for camera, found in adapters.levels().items()
+            if camera in now
+        }
+
+    return levels

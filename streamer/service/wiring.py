@@ -33,7 +33,7 @@ from streamer.recognize.plates import PlateStage, open_plate_reader
 from streamer.service.config import ServiceSettings
 from streamer.service.delivery import delivery_problems, open_spool, watch_delivery
 from streamer.service.http_server import Health, MetricsServer
-from streamer.service.metric_hooks import CameraMetrics, CameraRates, PublishMetrics
+from streamer.service.metric_hooks import CameraMetrics, CameraRates, PublishMetrics, camera_levels_source
 from streamer.service.metrics import Metrics
 from streamer.service.outputs import Outputs, start_outputs
 from streamer.service.startup import StartupError
@@ -141,10 +141,7 @@ class Service:
         detector = open_detector(s.detector, frame_sizes)
         bank = ClassifierBank.from_settings(s.classifiers)  # each classifier by its plugin type
         if bank.camera_adapters is not None:
-            adapters = bank.camera_adapters
-            self.metrics.watch_camera_levels(
-                lambda: {str(c): (lv.tracks, lv.black, lv.white) for c, lv in adapters.levels().items()}
-            )
+            self.metrics.watch_camera_levels(camera_levels_source(bank.camera_adapters, self._camera_ids))
         # tracking.plates: without the 'plates' extra a configured plate reader refuses to start, in one line.
         plate_reader = open_plate_reader(s.tracking.plates)
         if matcher is not None:
@@ -284,6 +281,11 @@ class Service:
         if self._recognizer is not None:
             self._recognizer.end_camera(camera_id)
         self.metrics.forget_camera(camera_id)
+
+    def _camera_ids(self) -> list[str]:
+        """The cameras read now (a fleet worker's change as leases come and go)."""
+        with self._cameras_lock:
+            return [reader.camera_id for reader in self.readers]
 
     def camera_stats(self, camera_id: str) -> CameraStats | None:
         with self._cameras_lock:
