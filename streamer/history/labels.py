@@ -1,4 +1,4 @@
-"""Operators' labels (the ``labels`` table, next to the sightings in the history database) and their export.
+"""Operators' labels: the ``labels`` table, next to the sightings in the history database.
 
 A label says what a vehicle is, field by field (``make``, ``color``, ``body_type``): a label the loaded heads know,
 ``unknown`` ("can't tell"), or nothing (not given). For an alert it may also carry the operator's verdict
@@ -9,19 +9,14 @@ into the labels folder when the label is made, so a label outlives the sightings
 Labels are never deleted: undo marks one undone (who and when), kept for audit. A new label by the same person on
 the same views of the same track replaces their previous one (it is marked undone by them): correcting oneself is
 not a disagreement. Two live labels of one track naming different values for a field are a conflict: flagged, never
-averaged; the export leaves that field empty and counts it.
-
-The export is the dataset format of issue 19 (``labels.csv`` + the crops, one row per view): directly usable by
-`vehiclewatch train` / `eval` (``--label-column make``) and by `vehiclewatch adapt`.
+averaged; the export (`streamer.history.label_export`) leaves that field empty and counts it.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
-import shutil
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,27 +29,15 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from redisbus.data_dir import default_data_dir
-from streamer.history.store import Sighting, SightingsStore, metadata, sightings
-
-# The label fields and the bank heads that answer them (first present wins). The same mapping as
-# `classifiers.adaptation.fields.FIELD_HEADS` of issue 19's design (owned by the adaptation package); kept here
-# until that package is merged so the history does not depend on it.
-FIELD_HEADS: dict[str, tuple[str, ...]] = {"make": ("make",), "color": ("color",), "body_type": ("type", "body_type")}
-FIELDS: tuple[str, ...] = tuple(FIELD_HEADS)
-CANT_TELL = "unknown"
-VERDICTS = ("right_vehicle", "wrong_vehicle")
-CSV_COLUMNS = (
-    "path",
-    "camera_id",
-    "track",
-    "time",
-    "make",
-    "color",
-    "body_type",
-    "labelled_by",
-    "labelled_at",
-    "sighting_id",
+from streamer.history.label_fields import (
+    CANT_TELL,
+    FIELDS,
+    LabelError,
+    Vocabulary,
+    check_fields,
+    check_verdict,
 )
+from streamer.history.store import Sighting, SightingsStore, metadata, sightings
 
 labels = sa.Table(
     "labels",
@@ -77,13 +60,6 @@ labels = sa.Table(
     sa.Column("undone_at", sa.Float),
     sa.Column("undone_by", sa.String(128)),
 )
-
-Vocabulary = Mapping[str, Sequence[str]]
-"""Field → the labels the loaded heads know for it (a field with no head: absent or empty)."""
-
-
-class LabelError(ValueError):
-    """Bad input for a label (one line); nothing was changed."""
 
 
 class Label(BaseModel):
@@ -129,68 +105,9 @@ class Conflict(BaseModel):
     values: dict[str, list[int]] = Field(description="Each value named → the ids of the labels naming it.")
 
 
-class ExportSummary(BaseModel):
-    """What an export wrote, and what it left out (and why)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    path: str
-    rows: int = Field(description="Views written (rows of labels.csv).")
-    tracks: int = Field(description="Vehicles (tracks) with at least one view written.")
-    labels: int = Field(description="Live labels read.")
-    conflicted_fields: int = Field(description="Track fields left empty because live labels disagree on them.")
-    left_out: dict[str, int] = Field(description="Views not written, by reason.")
-
-
 def labels_dir() -> Path:
     """Where the labelled views and exports are kept by default: ``labels/`` in the data directory."""
     return default_data_dir() / "labels"
-
-
-def vocabulary_of(heads: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
-    """Field → sorted labels, from a bank's ``head → labels`` (first head of `FIELD_HEADS` present wins)."""
-    out: dict[str, tuple[str, ...]] = {}
-    for field, names in FIELD_HEADS.items():
-        head = next((h for h in names if h in heads), None)
-        if head is not None:
-            out[field] = tuple(sorted(heads[head], key=str.lower))
-    return out
-
-
-def check_fields(fields: Mapping[str, str | None], vocabulary: Vocabulary) -> dict[str, str | None]:
-    """The fields with each value spelled as its head spells it (or ``unknown``).
-
-    Raises:
-        LabelError: an unknown field, or a value no loaded head knows for it.
-    """
-    out: dict[str, str | None] = {}
-    for field, raw in fields.items():
-        if field not in FIELD_HEADS:
-            raise LabelError(f"unknown field {field!r}: the fields are {', '.join(FIELDS)}")
-        value = (raw or "").strip()
-        if not value:
-            out[field] = None
-            continue
-        if value.lower() in (CANT_TELL, "?"):
-            out[field] = CANT_TELL
-            continue
-        known = {label.lower(): label for label in vocabulary.get(field, ())}
-        if not known:
-            raise LabelError(f"no loaded head knows {field} labels: {field} {value!r} cannot be checked")
-        canonical = known.get(value.lower())
-        if canonical is None:
-            raise LabelError(f"unknown {field} {value!r}: not among the {len(known)} labels the loaded heads know")
-        out[field] = canonical
-    return out
-
-
-def service_answers(sighting: Sighting) -> dict[str, tuple[str, float] | None]:
-    """The service's top answer per field (label as its head spells it, calibrated probability)."""
-    out: dict[str, tuple[str, float] | None] = {}
-    for field, heads in FIELD_HEADS.items():
-        top = next((sighting.labels[h][0] for h in heads if sighting.labels.get(h)), None)
-        out[field] = None if top is None else (str(top["label"]), float(top["prob"]))
-    return out
 
 
 def _iso(value: float | None) -> datetime | None:
@@ -222,7 +139,7 @@ def _label(row: sa.RowMapping) -> Label:
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("._") or "_"
 
 
@@ -268,7 +185,7 @@ class LabelsStore:
         sighting = self.history.get(sighting_id)
         if sighting is None:
             raise LabelError(f"no sighting {sighting_id!r}")
-        _check_verdict(sighting.kind, verdict, wrong_fields)
+        check_verdict(sighting.kind, verdict, wrong_fields)
         if not any(checked.values()) and verdict is None:
             raise LabelError("nothing to label: give a value (or 'unknown') for at least one field")
         snapshot = self.history.snapshot_path(sighting_id)
@@ -279,7 +196,7 @@ class LabelsStore:
             "camera_id": sighting.camera_id,
             "sighting_id": sighting.id,
             "track_id": sighting.track_id,
-            "track": self._track_key(sighting),
+            "track": self.track_of(sighting),
             "kind": sighting.kind,
             "seen_at": sighting.first_seen.timestamp(),
             "verdict": verdict,
@@ -336,7 +253,7 @@ class LabelsStore:
         except OSError as exc:
             raise LabelError(f"{source}: cannot read ({exc.strerror})") from None
         suffix = source.suffix.lower() if source.suffix.lower() in (".jpg", ".jpeg", ".png") else ".jpg"
-        target = self.folder / "views" / _slug(camera_id) / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
+        target = self.folder / "views" / slug(camera_id) / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary = target.with_suffix(".part")
@@ -344,7 +261,7 @@ class LabelsStore:
             temporary.replace(target)
         return str(target)
 
-    def _track_key(self, sighting: Sighting) -> str:
+    def track_of(self, sighting: Sighting) -> str:
         """The vehicle's key: a track summary's own id; an alert's, the summary of the track it fired on (same
         camera and track id, its time within the track's), else the alert's id."""
         if sighting.kind == "track" or sighting.track_id is None:
@@ -447,80 +364,6 @@ class LabelsStore:
 
     # --- export -------------------------------------------------------------------------------------------------
 
-    def export(self, folder: Path, camera: str | None = None) -> ExportSummary:
-        """Writes ``labels.csv`` + the crops (``crops/<camera>/...``) into ``folder`` (new or empty).
-
-        Raises:
-            LabelError: the folder holds files already.
-        """
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise LabelError(f"{folder}: not an empty folder (an export never overwrites)")
-        live = self.find(camera)
-        merged, conflicted = merge_tracks(live)
-        rows: list[dict[str, str]] = []
-        left_out: dict[str, int] = defaultdict(int)
-        written: set[tuple[str, str]] = set()
-        folder.mkdir(parents=True, exist_ok=True)
-        for label in sorted(live, key=lambda x: (x.camera_id, x.track, -x.labelled_at.timestamp())):
-            key = (label.camera_id, label.track)
-            values = merged[key]
-            if not any(values.values()):
-                left_out["no field value (verdict only, or every field in conflict)"] += len(label.views)
-                continue
-            for view in label.views:
-                source = Path(view)
-                relative = Path("crops") / _slug(label.camera_id) / source.name
-                if (label.camera_id, relative.as_posix()) in written:
-                    continue  # the same view labelled twice (two people): one row
-                if not source.is_file():
-                    left_out["view file missing"] += 1
-                    continue
-                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, folder / relative)
-                written.add((label.camera_id, relative.as_posix()))
-                rows.append(
-                    {
-                        "path": relative.as_posix(),
-                        "camera_id": label.camera_id,
-                        "track": label.track,
-                        "time": f"{label.seen_at.timestamp():.3f}",
-                        **{f: values[f] or "" for f in FIELDS},
-                        "labelled_by": label.labelled_by,
-                        "labelled_at": label.labelled_at.isoformat(),
-                        "sighting_id": label.sighting_id or "",
-                    }
-                )
-        with (folder / "labels.csv").open("w", newline="", encoding="utf-8") as out:
-            writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        return ExportSummary(
-            path=str(folder),
-            rows=len(rows),
-            tracks=len({(r["camera_id"], r["track"]) for r in rows}),
-            labels=len(live),
-            conflicted_fields=conflicted,
-            left_out=dict(left_out),
-        )
-
-
-def _check_verdict(kind: str, verdict: str | None, wrong_fields: Sequence[str]) -> None:
-    if verdict is None:
-        if wrong_fields:
-            raise LabelError("wrong_fields need the verdict wrong_vehicle")
-        return
-    if kind != "alert":
-        raise LabelError("a verdict (right/wrong vehicle) is for alerts; this sighting is a track")
-    if verdict not in VERDICTS:
-        raise LabelError(f"unknown verdict {verdict!r}: right_vehicle or wrong_vehicle")
-    unknown = [f for f in wrong_fields if f not in FIELD_HEADS]
-    if unknown:
-        raise LabelError(f"unknown field {unknown[0]!r} in wrong_fields: the fields are {', '.join(FIELDS)}")
-    if verdict == "wrong_vehicle" and not wrong_fields:
-        raise LabelError("wrong_vehicle: name the field(s) that were wrong")
-    if verdict == "right_vehicle" and wrong_fields:
-        raise LabelError("right_vehicle takes no wrong_fields")
-
 
 def find_conflicts(live: Iterable[Label]) -> list[Conflict]:
     """Per track and field, the named values when there is more than one (``unknown`` is no claim)."""
@@ -535,26 +378,3 @@ def find_conflicts(live: Iterable[Label]) -> list[Conflict]:
         for (camera, track, field), values in sorted(named.items())
         if len(values) > 1
     ]
-
-
-def merge_tracks(live: Iterable[Label]) -> tuple[dict[tuple[str, str], dict[str, str | None]], int]:
-    """Per track, each field's value over its live labels: the one named value; ``unknown`` when only "can't tell"
-    was said; None when nothing was, or when labels disagree (a conflict, counted)."""
-    said: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: {f: set() for f in FIELDS})
-    for label in live:
-        for field in FIELDS:
-            value = label.value(field)
-            if value is not None:
-                said[(label.camera_id, label.track)][field].add(value)
-    merged: dict[tuple[str, str], dict[str, str | None]] = {}
-    conflicted = 0
-    for key, fields in said.items():
-        merged[key] = {}
-        for field, values in fields.items():
-            named = values - {CANT_TELL}
-            if len(named) > 1:
-                conflicted += 1
-            merged[key][field] = (
-                next(iter(named)) if len(named) == 1 else (CANT_TELL if values == {CANT_TELL} else None)
-            )
-    return merged, conflicted

@@ -13,13 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from streamer.history.labels import (
-    CSV_COLUMNS,
-    LabelError,
-    LabelsStore,
-    check_fields,
-    vocabulary_of,
-)
+from streamer.history.label_export import CSV_COLUMNS, export_labels
+from streamer.history.label_fields import LabelError, check_fields, vocabulary_of
+from streamer.history.labels import LabelsStore
 from streamer.history.store import SightingsStore, row_values
 
 VOCABULARY = vocabulary_of(
@@ -168,7 +164,7 @@ def test_two_people_disagreeing_is_a_conflict_and_the_export_leaves_that_field_o
     assert [(c.track, c.field, c.values) for c in conflicts] == [
         ("track-1", "make", {"Honda": [b.id], "Toyota": [a.id]})
     ]
-    summary = store.export(tmp_path / "dataset")
+    summary = export_labels(store, tmp_path / "dataset")
     assert (summary.rows, summary.tracks, summary.labels, summary.conflicted_fields) == (2, 2, 3, 1)
     with (tmp_path / "dataset" / "labels.csv").open() as f:
         reader = csv.DictReader(f)
@@ -182,7 +178,7 @@ def test_two_people_disagreeing_is_a_conflict_and_the_export_leaves_that_field_o
     for row in rows.values():
         assert cv2.imread(str(tmp_path / "dataset" / row["path"])) is not None
     with pytest.raises(LabelError, match="not an empty folder"):
-        store.export(tmp_path / "dataset")
+        export_labels(store, tmp_path / "dataset")
 
 
 def test_alert_verdicts_join_the_track_they_fired_on(
@@ -216,7 +212,7 @@ def test_loose_crops_are_copied_and_exported(stores: tuple[SightingsStore, Label
     assert label.sighting_id is None
     assert Path(label.views[0]).suffix == ".png"
     crop.unlink()
-    summary = store.export(tmp_path / "out", camera="yard")
+    summary = export_labels(store, tmp_path / "out", camera="yard")
     assert (summary.rows, summary.tracks) == (1, 1)
     with (tmp_path / "out" / "labels.csv").open() as f:
         (row,) = list(csv.DictReader(f))
