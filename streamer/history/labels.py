@@ -374,7 +374,7 @@ def find_conflicts(live: Iterable[Label]) -> list[Conflict]:
             if value is not None and value != CANT_TELL:
                 named[(label.camera_id, label.track, field)][value].append(label.id)
     return [
-        Conflict(camera_id=camera, track=track, field=field, values={k: sorted(v) for k, v in values.items()})
+        Conflict(camera_id=camera, track=track, field=field, values={k: sorted(v) for k, v in sorted(values.items())})
         for (camera, track, field), values in sorted(named.items())
         if len(values) > 1
     ]
