@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from streamer.history.label_export import ExportSummary, export_labels
@@ -110,6 +111,7 @@ def _caller(request: Request) -> str:
 
 
 Who = Annotated[str, Depends(_caller)]
+LabelId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The label's id.")]  # a database integer
 
 
 def _refused(exc: ValueError) -> HTTPException:
@@ -195,7 +197,7 @@ def review_router(labels: LabelsStore, vocabulary: VocabularySource, exports: Pa
         summary="Undo a label (kept, marked undone, for audit)",
         responses=_errors({400: "No such label, or already undone."}),
     )
-    async def undo_label(label_id: int, who: Who) -> Label:
+    async def undo_label(label_id: LabelId, who: Who) -> Label:
         try:
             return await anyio.to_thread.run_sync(labels.undo, label_id, who)
         except LabelError as exc:
