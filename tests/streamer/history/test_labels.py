@@ -17,6 +17,7 @@ from streamer.history.label_export import CSV_COLUMNS, export_labels
 from streamer.history.label_fields import LabelError, check_fields, vocabulary_of
 from streamer.history.labels import LabelsStore
 from streamer.history.store import SightingsStore, row_values
+from tests.streamer.history.test_archiver import postgres_schema_url
 
 VOCABULARY = vocabulary_of(
     {"make": ("Toyota", "Honda", "Ford"), "color": ("red", "green", "blue"), "type": ("sedan", "suv")}
@@ -59,9 +60,18 @@ def add_sighting(
     )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite (the default, always), and PostgreSQL when a server is reachable."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'history.sqlite3'}"
+    else:
+        yield from postgres_schema_url(tmp_path)
+
+
 @pytest.fixture
-def stores(tmp_path: Path) -> Iterator[tuple[SightingsStore, LabelsStore]]:
-    history = SightingsStore.open(f"sqlite:///{tmp_path / 'history.sqlite3'}")
+def stores(url: str, tmp_path: Path) -> Iterator[tuple[SightingsStore, LabelsStore]]:
+    history = SightingsStore.open(url)
     store = LabelsStore.open(history, tmp_path / "labels")
     for n in (1, 2):
         add_sighting(history, tmp_path / "snapshots", f"track-{n}", track_id=n, at=T0 + timedelta(minutes=n))
@@ -111,7 +121,7 @@ def test_a_sighting_without_views_or_unknown_is_refused(
 
 
 def test_a_label_keeps_its_view_and_survives_a_restart(
-    stores: tuple[SightingsStore, LabelsStore], tmp_path: Path
+    stores: tuple[SightingsStore, LabelsStore], url: str, tmp_path: Path
 ) -> None:
     history, store = stores
     label = store.label_sighting(
@@ -126,7 +136,7 @@ def test_a_label_keeps_its_view_and_survives_a_restart(
     assert view.is_relative_to(tmp_path / "labels")
     (tmp_path / "snapshots" / "track-1.jpg").unlink()  # the sighting's snapshot expires: the label's view stays
     history.close()
-    reopened = LabelsStore.open(SightingsStore.open(f"sqlite:///{tmp_path / 'history.sqlite3'}"), tmp_path / "labels")
+    reopened = LabelsStore.open(SightingsStore.open(url), tmp_path / "labels")
     assert reopened.find("gate") == [label]
     assert Path(reopened.find("gate")[0].views[0]).is_file()
     reopened.history.close()
