@@ -373,16 +373,23 @@ def undo(label_id: int, who: str | None, config_path: Path | None, database: str
 @label.command()
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--camera", help="One camera's labels (default: all).")
+@click.option(
+    "--named",
+    type=click.Choice(["make", "color", "body_type"]),
+    help="Only vehicles with a value named for this field: a set `train --label-column FIELD` takes as it is.",
+)
 @config_option
 @database_option
-def export(out_dir: Path, camera: str | None, config_path: Path | None, database: str | None) -> None:
-    """Write the labels as a dataset into OUT_DIR (new or empty): labels.csv + crops, usable by train/eval/adapt."""
+def export(
+    out_dir: Path, camera: str | None, named: str | None, config_path: Path | None, database: str | None
+) -> None:
+    """Write the labels as a dataset into OUT_DIR (new or empty): labels.csv + crops, for adapt, train and eval."""
     from streamer.history.label_export import export_labels
 
     with clear_errors():
         store = _labels_store(config_path, database)
         try:
-            summary = export_labels(store, out_dir, camera)
+            summary = export_labels(store, out_dir, camera, named)
         finally:
             store.history.close()
     click.echo(f"{summary.rows} view(s) of {summary.tracks} vehicle(s) from {summary.labels} label(s) → {summary.path}")

@@ -45,49 +45,60 @@ class ExportSummary(BaseModel):
     left_out: dict[str, int] = Field(description="Views not written, by reason.")
 
 
-def export_labels(store: LabelsStore, folder: Path, camera: str | None = None) -> ExportSummary:
+def export_labels(
+    store: LabelsStore, folder: Path, camera: str | None = None, named: str | None = None
+) -> ExportSummary:
     """Writes ``labels.csv`` + the crops (``crops/<camera>/...``) into ``folder`` (new or empty).
 
+    Args:
+        store: the labels.
+        folder: where to write (created; must be empty).
+        camera: one camera's labels; None: all.
+        named: only the vehicles with a value named for this field (not empty, not ``unknown``): a set that
+            `vehiclewatch train --label-column FIELD` takes as it is (it refuses empty labels).
+
     Raises:
-        LabelError: the folder holds files already.
+        LabelError: the folder holds files already, or ``named`` is no field.
     """
+    if named is not None and named not in FIELDS:
+        raise LabelError(f"unknown field {named!r}: the fields are {', '.join(FIELDS)}")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise LabelError(f"{folder}: not an empty folder (an export never overwrites)")
     live = store.find(camera)
     merged, conflicted = merge_tracks(live)
     rows: list[dict[str, str]] = []
     left_out: dict[str, int] = defaultdict(int)
-    written: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str]] = set()
     folder.mkdir(parents=True, exist_ok=True)
     for label in sorted(live, key=lambda x: (x.camera_id, x.track, -x.labelled_at.timestamp())):
-        key = (label.camera_id, label.track)
-        values = merged[key]
-        if not any(values.values()):
-            left_out["no field value (verdict only, or every field in conflict)"] += len(label.views)
-            continue
+        values = merged[(label.camera_id, label.track)]
         for view in label.views:
             source = Path(view)
             relative = Path("crops") / slug(label.camera_id) / source.name
-            if (label.camera_id, relative.as_posix()) in written:
-                continue  # the same view labelled twice (two people): one row
-            if not source.is_file():
+            if (label.camera_id, relative.as_posix()) in seen:
+                continue  # the same view labelled twice (two people): one row, or one left out
+            seen.add((label.camera_id, relative.as_posix()))
+            if not any(values.values()):
+                left_out["no field value (verdict only, or every field in conflict)"] += 1
+            elif named is not None and values[named] in (None, CANT_TELL):
+                left_out[f"no {named} named (not given, can't tell, or in conflict)"] += 1
+            elif not source.is_file():
                 left_out["view file missing"] += 1
-                continue
-            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, folder / relative)
-            written.add((label.camera_id, relative.as_posix()))
-            rows.append(
-                {
-                    "path": relative.as_posix(),
-                    "camera_id": label.camera_id,
-                    "track": label.track,
-                    "time": f"{label.seen_at.timestamp():.3f}",
-                    **{f: values[f] or "" for f in FIELDS},
-                    "labelled_by": label.labelled_by,
-                    "labelled_at": label.labelled_at.isoformat(),
-                    "sighting_id": label.sighting_id or "",
-                }
-            )
+            else:
+                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, folder / relative)
+                rows.append(
+                    {
+                        "path": relative.as_posix(),
+                        "camera_id": label.camera_id,
+                        "track": label.track,
+                        "time": f"{label.seen_at.timestamp():.3f}",
+                        **{f: values[f] or "" for f in FIELDS},
+                        "labelled_by": label.labelled_by,
+                        "labelled_at": label.labelled_at.isoformat(),
+                        "sighting_id": label.sighting_id or "",
+                    }
+                )
     with (folder / "labels.csv").open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
         writer.writeheader()

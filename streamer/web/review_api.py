@@ -83,6 +83,10 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     camera: str | None = Field(default=None, max_length=128, description="One camera's labels; null: all.")
+    named: Literal["make", "color", "body_type"] | None = Field(
+        default=None,
+        description="Only vehicles with a value named for this field (what `train --label-column` takes as it is).",
+    )
     name: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
@@ -226,7 +230,7 @@ def review_router(labels: LabelsStore, vocabulary: VocabularySource, exports: Pa
     async def export(body: ExportRequest) -> ExportSummary:
         name = body.name or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         try:
-            return await anyio.to_thread.run_sync(export_labels, labels, exports / name, body.camera)
+            return await anyio.to_thread.run_sync(export_labels, labels, exports / name, body.camera, body.named)
         except LabelError as exc:
             raise _refused(exc) from None
 

@@ -51,6 +51,7 @@ function show() {
   for (const el of document.querySelectorAll(".alert-only")) el.hidden = !alertMode();
   for (const el of document.querySelectorAll(".track-only")) el.hidden = alertMode();
   for (const f of FIELDS) $("wrong-" + f).checked = false;
+  $("noun").textContent = alertMode() ? "Alert" : "Vehicle";
   $("position").textContent = items.length ? `${index + 1} / ${items.length}` : "";
   if (!it) {
     $("meta").textContent = "nothing to review on this camera"; $("view").removeAttribute("src");

@@ -58,6 +58,8 @@ def test_a_folder_is_one_vehicle_and_is_exported(tmp_path: Path, models: list[st
         rows = list(csv.DictReader(f))
     assert [(r["track"], r["make"], r["color"], r["sighting_id"]) for r in rows] == [("car7", "Toyota", "red", "")] * 2
     assert all(cv2.imread(str(tmp_path / "out" / r["path"])) is not None for r in rows)
+    named = run("export", str(tmp_path / "colors"), "--named", "color", *database)
+    assert (named.exit_code, "2 view(s) of 1 vehicle(s)" in named.output) == (0, True)
     again = run("export", str(tmp_path / "out"), *database)
     assert again.exit_code == 2
     assert "not an empty folder" in again.output

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from classifiers.training.dataset import load_labelled
 from streamer.history.label_export import CSV_COLUMNS, export_labels
 from streamer.history.label_fields import LabelError, check_fields, vocabulary_of
 from streamer.history.labels import LabelsStore
@@ -189,6 +190,11 @@ def test_two_people_disagreeing_is_a_conflict_and_the_export_leaves_that_field_o
         assert cv2.imread(str(tmp_path / "dataset" / row["path"])) is not None
     with pytest.raises(LabelError, match="not an empty folder"):
         export_labels(store, tmp_path / "dataset")
+    # Only the vehicles whose make is named: what `vehiclewatch train --label-column make` reads as it is.
+    makes = export_labels(store, tmp_path / "makes", named="make")
+    assert (makes.rows, makes.left_out) == (1, {"no make named (not given, can't tell, or in conflict)": 1})
+    trainable = load_labelled(tmp_path / "makes", label_column="make")
+    assert [item.label for item in trainable.items] == ["Ford"]
 
 
 def test_alert_verdicts_join_the_track_they_fired_on(
