@@ -57,7 +57,7 @@ def _section(config_path: Path, name: str, model: type[M]) -> M:
 
 def _labels_store(config_path: Path | None, database: str | None) -> LabelsStore:
     try:
-        from streamer.history.labels import LabelsStore
+        from streamer.history.labels import LabelsStore, labels_dir
         from streamer.history.store import SightingsStore, database_url
     except ImportError as exc:
         fail(f"label needs the web extra (pip install 'vehiclewatch[web]'): {exc.name} is missing")
@@ -66,7 +66,7 @@ def _labels_store(config_path: Path | None, database: str | None) -> LabelsStore
     history = _section(config_path, "history", HistorySettings) if config_path is not None else HistorySettings()
     if database is not None:
         history = history.model_copy(update={"database": HistorySettings(database=database).database})
-    return LabelsStore.open(SightingsStore.open(database_url(history)))
+    return LabelsStore.open(SightingsStore.open(database_url(history)), labels_dir(history))
 
 
 def _models(

@@ -37,6 +37,7 @@ from streamer.history.label_fields import (
     check_fields,
     check_verdict,
 )
+from streamer.history.settings import HistorySettings
 from streamer.history.store import Sighting, SightingsStore, metadata, sightings
 
 labels = sa.Table(
@@ -105,8 +106,11 @@ class Conflict(BaseModel):
     values: dict[str, list[int]] = Field(description="Each value named → the ids of the labels naming it.")
 
 
-def labels_dir() -> Path:
-    """Where the labelled views and exports are kept by default: ``labels/`` in the data directory."""
+def labels_dir(settings: HistorySettings | None = None) -> Path:
+    """Where the labelled views and exports are kept: ``history.labels_dir``, else ``labels/`` in the data
+    directory."""
+    if settings is not None and settings.labels_dir is not None:
+        return Path(settings.labels_dir)
     return default_data_dir() / "labels"
 
 

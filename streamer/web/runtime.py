@@ -104,7 +104,11 @@ def start_web_api(
         closers.append(store.close)
         routes.append(sightings_router(store))
         routes.append(
-            review_router(LabelsStore.open(store), lambda: vocabulary_of(bank.heads), labels_dir() / "exports")
+            review_router(
+                LabelsStore.open(store, labels_dir(history)),
+                lambda: vocabulary_of(bank.heads),
+                labels_dir(history) / "exports",
+            )
         )
     if live is not None:
         routes.append(live_router(live))
