@@ -105,7 +105,7 @@ def test_interactive_accept_correct_cant_tell_undo_skip(tmp_path: Path, database
         "classifiers:\n  abstain: {enabled: false}\n  models:\n"
         f"    - {{model: {make_color_classifier(tmp_path / 'color.onnx')}}}\n"
         f"    - {{model: {make_color_classifier(tmp_path / 'make.onnx', task='make', labels=MAKES)}}}\n"
-        f"history: {{database: 'sqlite:///{tmp_path / 'history.sqlite3'}'}}\n"
+        f"history: {{database: 'sqlite:///{tmp_path / 'history.sqlite3'}', labels_dir: kept}}\n"
     )
     folder = crops(tmp_path / "crops", {"car1_a.png": "red", "car1_b.png": "green", "car2_a.png": "blue"})
     answers = [
@@ -125,6 +125,7 @@ def test_interactive_accept_correct_cant_tell_undo_skip(tmp_path: Path, database
     assert "service: make Toyota" in result.output
     assert "unknown make 'tesla'" in result.output
     assert "undone label #2" in result.output
+    assert len(list((tmp_path / "kept" / "views" / "yard").glob("*.png"))) == 2  # relative to the config's folder
     lines = [line.split("  ") for line in listed(database)]
     assert [(x[0], x[2], x[3]) for x in lines] == [
         ("#3", "car1", "Honda / green / —"),
