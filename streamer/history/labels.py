@@ -40,14 +40,16 @@ from streamer.history.label_fields import (
 from streamer.history.settings import HistorySettings
 from streamer.history.store import Sighting, SightingsStore, metadata, sightings
 
+MAX_CAMERA, MAX_TRACK, MAX_WHO = 128, 160, 128  # the columns' sizes (PostgreSQL refuses longer values)
+
 labels = sa.Table(
     "labels",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("camera_id", sa.String(128), nullable=False, index=True),
+    sa.Column("camera_id", sa.String(MAX_CAMERA), nullable=False, index=True),
     sa.Column("sighting_id", sa.String(64), index=True),
     sa.Column("track_id", sa.Integer),
-    sa.Column("track", sa.String(160), nullable=False, index=True),
+    sa.Column("track", sa.String(MAX_TRACK), nullable=False, index=True),
     sa.Column("kind", sa.String(8), nullable=False),
     sa.Column("seen_at", sa.Float, nullable=False),
     sa.Column("make", sa.String(64)),
@@ -56,10 +58,10 @@ labels = sa.Table(
     sa.Column("verdict", sa.String(16)),
     sa.Column("wrong_fields", sa.String(64)),
     sa.Column("views_json", sa.Text, nullable=False),
-    sa.Column("labelled_by", sa.String(128), nullable=False),
+    sa.Column("labelled_by", sa.String(MAX_WHO), nullable=False),
     sa.Column("labelled_at", sa.Float, nullable=False),
     sa.Column("undone_at", sa.Float),
-    sa.Column("undone_by", sa.String(128)),
+    sa.Column("undone_by", sa.String(MAX_WHO)),
 )
 
 
@@ -230,6 +232,8 @@ class LabelsStore:
         checked = check_fields(fields, vocabulary)
         if not camera_id.strip() or not track.strip():
             raise LabelError("a crop label needs a camera id and a track")
+        if len(camera_id) > MAX_CAMERA or len(track) > MAX_TRACK:
+            raise LabelError(f"a camera id is at most {MAX_CAMERA} characters, a track at most {MAX_TRACK}")
         if not crop.is_file():
             raise LabelError(f"{crop}: no such file")
         if not any(checked.values()):
@@ -284,6 +288,7 @@ class LabelsStore:
         return str(found) if found is not None else sighting.id
 
     def _add(self, row: dict[str, Any]) -> Label:
+        row["labelled_by"] = row["labelled_by"][:MAX_WHO]
         now = time.time()
         c = labels.c
         with self.engine.begin() as connection:
@@ -320,7 +325,9 @@ class LabelsStore:
                 raise LabelError(f"no label {label_id}")
             if row["undone_at"] is not None:
                 raise LabelError(f"label {label_id} was already undone by {row['undone_by']}")
-            connection.execute(labels.update().where(c.id == label_id).values(undone_at=time.time(), undone_by=who))
+            connection.execute(
+                labels.update().where(c.id == label_id).values(undone_at=time.time(), undone_by=who[:MAX_WHO])
+            )
             row = connection.execute(sa.select(labels).where(c.id == label_id)).mappings().one()
         return _label(row)
 
