@@ -136,13 +136,13 @@ def review_router(labels: LabelsStore, vocabulary: VocabularySource, exports: Pa
         fetch = min(1000, limit * 5) if unlabelled else limit
         found = labels.history.search(SightingsQuery(camera=camera, kind=kind, limit=fetch))
         keys = {s.id: labels.track_of(s) for s in found}
-        live = labels.find(tracks=set(keys.values()))
-        by_track: dict[str, list[Label]] = {}
+        live = labels.find(camera, tracks=set(keys.values()))
+        by_track: dict[tuple[str, str], list[Label]] = {}
         for label in live:
-            by_track.setdefault(label.track, []).append(label)
+            by_track.setdefault((label.camera_id, label.track), []).append(label)
         out: list[ReviewItem] = []
         for sighting in found:
-            track_labels = by_track.get(keys[sighting.id], [])
+            track_labels = by_track.get((sighting.camera_id, keys[sighting.id]), [])
             if unlabelled and track_labels:
                 continue
             out.append(_item(sighting, keys[sighting.id], track_labels))
