@@ -73,10 +73,14 @@ function show() {
   paint();
 }
 
+let loads = 0;  // a newer load (camera or mode changed meanwhile) wins over an older answer arriving late
 async function load(keepId) {
   const q = new URLSearchParams({camera: camera(), kind: $("mode").value, limit: "100"});
   if ($("unlabelled").checked) q.set("unlabelled", "true");
-  items = await api("/v1/review/tracks?" + q);
+  const ticket = ++loads;
+  const found = await api("/v1/review/tracks?" + q);
+  if (ticket !== loads) return;
+  items = found;
   const at = items.findIndex((x) => x.sighting_id === keepId);
   index = at >= 0 ? at : Math.min(index, Math.max(items.length - 1, 0));
   $("status").textContent = `${items.length} to review`;
