@@ -154,11 +154,14 @@ config_option = click.option(
 database_option = click.option("--database", help="SQLAlchemy URL of the history (default: the config's, or SQLite).")
 by_option = click.option("--by", "who", help="Who labels (default: cli:<your user name>).")
 camera_option = click.option("--camera", "camera_id", required=True, help="The camera the crops come from.")
-track_option = click.option(
-    "--track-from-name",
-    "track_pattern",
-    help="REGEX finding the vehicle in a crop's file name (its first group); default: the folder is one vehicle.",
-)
+
+
+def track_option(default: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
+        "--track-from-name",
+        "track_pattern",
+        help=f"REGEX finding the vehicle in a crop's file name (its first group); default: {default}.",
+    )
 
 
 def _who(who: str | None) -> str:
@@ -173,7 +176,7 @@ def label() -> None:
 @label.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
 @camera_option
-@track_option
+@track_option("the folder is one vehicle")
 @click.option("--make")
 @click.option("--color")
 @click.option("--body-type")
@@ -265,7 +268,7 @@ def _ask(field: str, answer: tuple[str, float] | None, vocabulary: dict[str, tup
 @label.command()
 @click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
 @camera_option
-@track_option
+@track_option("each crop is a vehicle of its own")
 @by_option
 @config_option
 @database_option
