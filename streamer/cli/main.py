@@ -12,6 +12,7 @@ from streamer.cli.alerts import alerts
 from streamer.cli.bench import bench
 from streamer.cli.cameras import cameras
 from streamer.cli.config import config
+from streamer.cli.label import label
 from streamer.cli.models import classify, detect
 from streamer.cli.run import run
 from streamer.cli.sightings import api, sightings
@@ -28,3 +29,4 @@ def main() -> None:
 for _command in (run, detect, classify, alerts, config, watchlist, cameras, bench, train, evaluate, plates, sightings):
     main.add_command(_command)
 main.add_command(api)
+main.add_command(label)

@@ -26,6 +26,13 @@ class HistorySettings(BaseModel):
     snapshots_dir: ConfigPath | None = Field(
         default=None, description="Where snapshot JPEGs are kept (None: `history/snapshots` in the data directory)."
     )
+    labels_dir: ConfigPath | None = Field(
+        default=None,
+        description=(
+            "Where operators' labelled views and label exports are kept (they outlive the retention); None: "
+            "`labels` in the data directory."
+        ),
+    )
     retention_days: float = Field(
         default=30.0, gt=0, description="Sightings (and their snapshots) older than this are deleted."
     )

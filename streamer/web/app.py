@@ -193,8 +193,8 @@ class Login(BaseModel):
 
 
 def _page_routes(app: FastAPI, tokens: ApiTokens) -> None:
-    """The live page and its sign-in (the token kept in an HttpOnly, SameSite=Strict cookie)."""
-    from streamer.web.page import PAGE, SCRIPT
+    """The live page, the review page and their sign-in (the token kept in an HttpOnly, SameSite=Strict cookie)."""
+    from streamer.web.page import PAGE, REVIEW_PAGE, REVIEW_SCRIPT, SCRIPT
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -207,6 +207,14 @@ def _page_routes(app: FastAPI, tokens: ApiTokens) -> None:
     @app.get("/ui/live.js", include_in_schema=False)
     async def script() -> Response:
         return Response(SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+    @app.get("/ui/review", include_in_schema=False)
+    async def review_page() -> HTMLResponse:
+        return HTMLResponse(REVIEW_PAGE, headers={"Cache-Control": "no-store"})
+
+    @app.get("/ui/review.js", include_in_schema=False)
+    async def review_script() -> Response:
+        return Response(REVIEW_SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-store"})
 
     @app.post("/ui/login", include_in_schema=False)
     async def login(body: Login, request: Request) -> Response:

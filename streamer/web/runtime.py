@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +27,9 @@ from streamer.web.recognize import Recognizer, RecognizeResult
 from streamer.web.server import WebServer
 from streamer.web.settings import WebSettings
 from streamer.web.tokens import ApiTokens, JwtVerifier, TokenFileError
+
+if TYPE_CHECKING:
+    from streamer.web.review_api import CameraAdapter
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +72,12 @@ def start_web_api(
     classifiers: ClassifierSettings,
     history: HistorySettings | None = None,
     live: LiveContext | None = None,
+    adapter: CameraAdapter | None = None,
 ) -> WebApi:
     """Opens the models and serves the API.
+
+    With the history on, the review page's routes (labels, export) come too; ``adapter`` answers ``POST
+    /v1/adapt/{camera}`` (and its rollback), which answer 503 without one.
 
     Raises:
         TokenFileError: no tokens file, or a bad one.
@@ -87,14 +94,27 @@ def start_web_api(
     routes: list[Any] = []
     closers: list[Callable[[], None]] = []
     if history is not None and history.enabled:
+        from streamer.history.label_fields import vocabulary_of
+        from streamer.history.labels import LabelsStore, labels_dir
         from streamer.history.store import SightingsStore, database_url
+        from streamer.web.review_api import review_router
         from streamer.web.sightings_api import sightings_router
 
         store = SightingsStore.open(database_url(history))
         closers.append(store.close)
         routes.append(sightings_router(store))
+        routes.append(
+            review_router(
+                LabelsStore.open(store, labels_dir(history)),
+                lambda: vocabulary_of(bank.heads),
+                labels_dir(history) / "exports",
+            )
+        )
     if live is not None:
         routes.append(live_router(live))
+    from streamer.web.review_api import adapt_router
+
+    routes.append(adapt_router(adapter))
     app = create_app(tokens, batcher, settings.recognize, routes)
     try:
         server = WebServer(app, settings.host, settings.port).start()

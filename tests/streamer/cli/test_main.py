@@ -13,7 +13,20 @@ from streamer.cli.defaults import model_overrides
 from streamer.cli.main import main
 from tests.streamer.cli.without_tools import run_without_tools
 
-COMMANDS = ("alerts", "api", "bench", "classify", "config", "detect", "eval", "run", "sightings", "train", "watchlist")
+COMMANDS = (
+    "alerts",
+    "api",
+    "bench",
+    "classify",
+    "config",
+    "detect",
+    "eval",
+    "label",
+    "run",
+    "sightings",
+    "train",
+    "watchlist",
+)
 
 
 def test_help_lists_every_command() -> None:

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from classifiers.settings import ClassifierSettings
 from streamer.history.settings import HistorySettings
+from streamer.web.review_api import CameraAdapter
 from streamer.web.runtime import WebApi, start_web_api
 from streamer.web.settings import JwtSettings, RecognizeSettings, WebSettings
 from tests.synthetic_classifier import make_color_classifier, solid_bgr
@@ -50,6 +51,7 @@ def running_api(
     detector: bool = True,
     history: HistorySettings | None = None,
     jwt: JwtSettings | None = None,
+    adapter: CameraAdapter | None = None,
     **recognize: Any,
 ) -> Iterator[WebApi]:
     """The API with a fixed-box detector (or none) and make + colour classifiers, on 127.0.0.1:<free port>."""
@@ -71,7 +73,7 @@ def running_api(
         recognize=RecognizeSettings(**recognize),
         jwt=jwt,
     )
-    api = start_web_api(settings, det, classifiers, history)
+    api = start_web_api(settings, det, classifiers, history, adapter=adapter)
     try:
         yield api
     finally:
