@@ -9,6 +9,7 @@ from typing import Protocol, cast
 
 import numpy as np
 
+from classifiers.adaptation.live import BASE_VERSION, LiveAdaptations
 from classifiers.base import CropClassifier
 from classifiers.calibration.abstention import CropFacts, apply_abstention, crop_facts
 from classifiers.calibration.file import Calibration
@@ -97,6 +98,7 @@ class ClassifierBank:
         calibration: Calibration | None = None,
         abstain: AbstentionSettings | None = None,
         camera_adaptation: bool = False,
+        adaptations: LiveAdaptations | None = None,
     ) -> None:
         """Groups already opened classifiers.
 
@@ -114,6 +116,8 @@ class ClassifierBank:
             camera_adaptation: the colour recogniser corrects each washed-out camera's levels, learnt from the
                 boxes ``classify_boxes`` is given with their camera (``classifiers.color.camera_adapt``); only
                 for a recogniser whose file has a ``camera:`` envelope.
+            adaptations: each camera's adapted heads (``classifiers.adaptation``), applied to the boxes
+                ``classify_boxes`` is given with their camera; None: the base models decide everywhere.
 
         Raises:
             ModelLoadError: two models produce a head of the same name.
@@ -131,6 +135,7 @@ class ClassifierBank:
         self.calibration = calibration or Calibration({})
         self.abstain = abstain or AbstentionSettings()
         self.camera_adaptation = camera_adaptation
+        self.adaptations = adaptations
         envelope = getattr(color_recognizer, "camera_settings", None)
         # Each bank learns its own cameras: a cross-validation fold's bank (``with_parts``) starts fresh.
         self.camera_adapters = (
@@ -138,8 +143,12 @@ class ClassifierBank:
         )
 
     @classmethod
-    def from_settings(cls, settings: ClassifierSettings) -> ClassifierBank:
+    def from_settings(
+        cls, settings: ClassifierSettings, *, adaptations: LiveAdaptations | None = None
+    ) -> ClassifierBank:
         """Opens (and warms up) every configured classifier, each through the plugin its ``type`` names.
+
+        ``adaptations``: the cameras' adapted heads (the service opens them on ``settings.adaptation``).
 
         Raises:
             ModelLoadError: a model cannot be opened, its manifest is wrong, or two models share a head name.
@@ -166,6 +175,7 @@ class ClassifierBank:
             calibration=calibration,
             abstain=settings.abstain,
             camera_adaptation=settings.color_recognizer is not None and settings.color_recognizer.camera_adaptation,
+            adaptations=adaptations,
         )
 
     def with_parts(
@@ -188,6 +198,7 @@ class ClassifierBank:
             calibration=calibration if calibration is not None else self.calibration,
             abstain=abstain if abstain is not None else self.abstain,
             camera_adaptation=self.camera_adaptation,
+            adaptations=self.adaptations,
         )
 
     @property
@@ -303,7 +314,50 @@ class ClassifierBank:
             if len(cameras) != len(items) or (tracks is not None and len(tracks) != len(items)):
                 raise ValueError(f"need one camera (and one track list) per frame, got {len(cameras)} for {len(items)}")
             views = ([cameras[f] for f, _ in pairs], [_track(tracks, f, b) for f, b in pairs])
-        return self._map_back(batch, self._finish(self._raw(cuts, len(batch), views), facts))
+        raw = self._raw(cuts, len(batch), views)
+        results = self._finish(raw, facts)
+        if views is not None and self.adaptations is not None:
+            results = self._adapt(raw, results, views[0])
+        return self._map_back(batch, results)
+
+    def _adapt(
+        self, raw: Sequence[dict[str, HeadScores]], results: list[Classification], cameras: Sequence[Hashable]
+    ) -> list[Classification]:
+        """Each adapted camera's heads replaced by its adapted version of the raw scores (which carries its own
+        calibration and abstention threshold); heads the rules already dropped (a small box, bad exposure) stay
+        dropped."""
+        assert self.adaptations is not None
+        rows_by_camera: dict[str, list[int]] = {}
+        for i, camera in enumerate(cameras):
+            rows_by_camera.setdefault(str(camera), []).append(i)
+        heads = [dict(c.heads) for c in results]
+        changed = False
+        for camera, rows in rows_by_camera.items():
+            adapted = self.adaptations.for_camera(camera)
+            if adapted is None:
+                continue
+            for head in sorted(adapted.heads):
+                kept = [i for i in rows if head in heads[i] and head in raw[i]]
+                if not kept:
+                    continue
+                labels = raw[kept[0]][head].labels
+                found = self.adaptations.apply(camera, head, labels, np.stack([raw[i][head].probs for i in kept]))
+                if found is None:
+                    continue
+                probs, abstain, _version = found
+                changed = True
+                for i, row, drop in zip(kept, probs.astype(np.float32), abstain, strict=True):
+                    if drop:
+                        del heads[i][head]
+                    else:
+                        heads[i][head] = HeadScores(head, labels, row)
+        return [Classification(h) for h in heads] if changed else results
+
+    def decided_by(self, camera_id: str) -> dict[str, str]:
+        """Head → which version decides it on this camera now: ``camera/vNNNN`` (an adapted head) or "base"."""
+        if self.adaptations is None:
+            return dict.fromkeys(self.heads, BASE_VERSION)
+        return self.adaptations.decided_by(camera_id, list(self.heads))
 
     @staticmethod
     def _map_back(batch: CropBatch, classifications: Sequence[Classification]) -> CropResults:

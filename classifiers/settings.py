@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from classifiers.adaptation.settings import AdaptationSettings
 from classifiers.color.settings import ColorRecognizerSettings
 from common.paths import ConfigPath
 from detectors.providers import DEFAULT_PROVIDERS, PrecisionName, Providers, Runtime
@@ -214,6 +215,10 @@ class ClassifierSettings(BaseModel):
     )
     abstain: AbstentionSettings = Field(
         default_factory=AbstentionSettings, description="When a head abstains instead of guessing."
+    )
+    adaptation: AdaptationSettings = Field(
+        default_factory=AdaptationSettings,
+        description="Per-camera adapted heads taught by operators' labels (docs/adaptation.md).",
     )
 
 

@@ -29,5 +29,5 @@ def test_readme_alert_example_is_a_valid_alert() -> None:
     section = text[text.index("## Alerts") :]
     example = section[section.index("```json\n") + 8 : section.index("\n```", section.index("```json\n"))]
     alert = Alert.from_json(example)
-    assert alert.schema_version == 3
+    assert alert.schema_version == 4
     assert alert.entry.id == "amber-2026-1187"

@@ -2,7 +2,9 @@
 
 Consumers check ``schema_version`` and de-duplicate on ``alert_id`` (a publish retried after a lost reply can
 deliver the same alert twice). Version 2 added the entry's priority, source, plate and expiry, the threshold, the
-score's factors and the per-field breakdown; version-1 messages still parse (those fields take their defaults).
+score's factors and the per-field breakdown; version 3 the fleet stamp and the plate read; version 4 ``decided_by``
+(which version of each head decided: the shipped model or a camera's adapted head). Older messages still parse
+(the fields they lack take their defaults).
 :func:`alert_json_schema` gives the JSON Schema (``vehiclewatch watchlist schema alert``).
 
 Labels: inside the service a label is a :class:`classifiers.types.LabelScore` (label, prob), and a label's part in
@@ -13,14 +15,15 @@ schema names them apart (``LabelShare`` also describes its ``label`` in its own 
 
 Example of the JSON (one line on the wire; see docs/alerts.md for a whole one)::
 
-    {"schema_version": 3, "alert_id": "0190f5d2-6b8e-7c3a-9f1e-2b4c6d8e0a1b",
+    {"schema_version": 4, "alert_id": "0190f5d2-6b8e-7c3a-9f1e-2b4c6d8e0a1b",
      "captured_at": "2024-07-01T12:00:00.250000Z", "published_at": "2024-07-01T12:00:00.310000Z",
      "camera_id": "gate", "frame_index": 1234, "box": {"x1": 410.0, "y1": 220.5, "x2": 690.0, "y2": 400.0},
      "detector_class": "car", "detector_confidence": 0.91,
      "classifications": {"make": [{"label": "Honda", "prob": 0.82}, ...], "color": [...]},
      "entry": {"id": "stolen-civic", "description": "Silver Honda Civic", "priority": "high", ...}, "score": 0.71,
      "threshold": 0.5, "field_scores": {"make": 0.82, "color": 0.87}, "factors": [...], "breakdown": [...],
-     "snapshot_key": "vehiclewatch:snapshot:0190f5d2-...", "track_id": null, "views_fused": null}
+     "snapshot_key": "vehiclewatch:snapshot:0190f5d2-...", "track_id": null, "views_fused": null,
+     "decided_by": {"make": "gate/v0002", "color": "base"}}
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -42,7 +45,7 @@ from watchlists.entry_model import Priority, WatchlistEntry
 from watchlists.match_result import FieldScore, LabelContribution, Match
 from watchlists.settings import DEFAULT_TOP_K
 
-SCHEMA_VERSION: Literal[3] = 3
+SCHEMA_VERSION: Literal[4] = 4
 
 # The fleet's stamp, on alerts and track summaries alike (streamer.fleet.stamping sets it).
 WorkerId = Annotated[
@@ -171,7 +174,7 @@ class Alert(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_version: Literal[1, 2, 3] = Field(default=SCHEMA_VERSION, description="Message schema version.")
+    schema_version: Literal[1, 2, 3, 4] = Field(default=SCHEMA_VERSION, description="Message schema version.")
     alert_id: str = Field(default_factory=new_alert_id, description="Unique, time-sortable id (UUIDv7).")
     captured_at: AwareDatetime = Field(description="When the frame was captured (UTC).")
     published_at: AwareDatetime | None = Field(
@@ -202,6 +205,13 @@ class Alert(BaseModel):
     lease_token: LeaseToken = None
     plate_read: PlateReadOut | None = Field(
         default=None, description="The vehicle's plate as read (tracking.plates on and a plate read), or null."
+    )
+    decided_by: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Head → the version that decided it on this camera when the alert was made: 'base' (the shipped "
+            "model) or '<camera>/vNNNN' (the camera's adapted head, taught by operators' labels)."
+        ),
     )
 
     @field_validator("captured_at", "published_at")
@@ -284,6 +294,7 @@ def build_alert(
     track_id: int | None = None,
     views_fused: int | None = None,
     plate_read: PlateReadOut | None = None,
+    decided_by: Mapping[str, str] | None = None,
 ) -> Alert:
     """An alert for a match on one detected vehicle.
 
@@ -300,6 +311,8 @@ def build_alert(
         track_id: tracker id, if a tracker runs.
         views_fused: how many classifications of the track were fused into ``classification`` (tracking on).
         plate_read: the vehicle's plate as read, when a plate reader runs.
+        decided_by: head → the version deciding it on the camera (``ClassifierBank.decided_by``); kept for the
+            classification's heads only.
     """
     if len(box) != 4:
         raise ValueError(f"box must be x1, y1, x2, y2, got {len(box)} numbers")
@@ -321,4 +334,5 @@ def build_alert(
         track_id=track_id,
         views_fused=views_fused,
         plate_read=plate_read,
+        decided_by={head: version for head, version in (decided_by or {}).items() if head in classification.heads},
     )

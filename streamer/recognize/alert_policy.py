@@ -8,7 +8,7 @@ track's box on its latest frame and carries the track's best snapshot.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from streamer.recognize.plates import plate_out
 from streamer.recognize.ports import AlertSink
@@ -29,10 +29,18 @@ class AlertPolicy:
         min_views: views fused before a track may alert.
         top_k: labels per head in alerts.
         one_view: tracks are single boxes (tracking off): alerts name no track and no fused view count.
+        decided_by: camera → head → the version deciding it there (``ClassifierBank.decided_by``), for the alert.
     """
 
     def __init__(
-        self, cooldown: Cooldown, sink: AlertSink, metrics: Metrics, min_views: int, top_k: int, one_view: bool
+        self,
+        cooldown: Cooldown,
+        sink: AlertSink,
+        metrics: Metrics,
+        min_views: int,
+        top_k: int,
+        one_view: bool,
+        decided_by: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.cooldown = cooldown
         self.sink = sink
@@ -40,6 +48,7 @@ class AlertPolicy:
         self.min_views = min_views
         self.top_k = top_k
         self.one_view = one_view
+        self.decided_by = decided_by
 
     def consider(self, seen: Iterable[TrackRecord]) -> list[Alert]:
         """Alerts for the matches of the tracks seen in this batch; returns the alerts submitted."""
@@ -78,6 +87,7 @@ class AlertPolicy:
             track_id=None if self.one_view else record.track_id,
             views_fused=None if self.one_view else record.fusion.views,
             plate_read=plate_out(record),
+            decided_by=None if self.decided_by is None else self.decided_by(record.camera_id),
         )
         record.alerted.add(entry_id)
         record.alerts += 1

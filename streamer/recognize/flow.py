@@ -61,6 +61,7 @@ class Recognizer:
         frame_steps: per camera, detection of every k-th frame (``cameras[].detection.every``): the tracker's and
             the schedule's frame counts are scaled to it, so they span the same stream time.
         plates: the plate stage (``tracking.plates``), or None (no plates read).
+        decided_by: camera → head → the version deciding it there (``ClassifierBank.decided_by``), named in alerts.
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class Recognizer:
         tracker_factory: Callable[[TrackerSettings], Tracker] = make_tracker,
         frame_steps: Mapping[str, int] | None = None,
         plates: PlateStage | None = None,
+        decided_by: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         self.settings = settings = settings if settings is not None else TrackingSettings()
         self.frame_steps = dict(frame_steps or {})
@@ -91,7 +93,7 @@ class Recognizer:
             else CameraTrackers(settings.tracker, tracker_factory, lambda camera: self.camera_settings(camera).tracker)
         )
         min_views = 1 if self.one_view else settings.schedule.min_views_to_alert
-        self.alerts = AlertPolicy(cooldown, sink, metrics, min_views, top_k, self.one_view)
+        self.alerts = AlertPolicy(cooldown, sink, metrics, min_views, top_k, self.one_view, decided_by)
         self.track_end = TrackEnd(metrics, None if self.one_view else events, settings.events)
         self.books: dict[str, TrackBook] = {}
         self.crops_classified = 0

@@ -14,6 +14,8 @@ from prometheus_client.registry import Collector
 
 CameraLevelsSource = Callable[[], Mapping[str, tuple[int, float, float]]]
 """Camera → (tracks seen, black level, white level) of the colour recogniser's camera adaptation."""
+AdaptationsSource = Callable[[], Mapping[str, str]]
+"""Camera → the version of adapted heads it runs on ("base": none)."""
 
 CAMERA_STATES = ("connecting", "streaming", "reconnecting", "stopped")
 STAGES = ("decode", "preprocess", "detect", "classify", "plates", "match", "publish")
@@ -39,6 +41,16 @@ class Metrics:
     def watch_camera_levels(self, source: CameraLevelsSource) -> None:
         """Exports the colour recogniser's per-camera levels (read at each scrape, so nothing is copied per batch)."""
         self.registry.register(_CameraLevelsCollector(source))
+
+    def watch_adaptations(self, source: AdaptationsSource) -> None:
+        """Exports which adapted heads each camera runs on (read at each scrape)."""
+        self.registry.register(_AdaptationsCollector(source))
+        self.adaptation_load_errors = Counter(
+            "vehiclewatch_adaptation_load_errors_total",
+            "Adapted-head files that could not be loaded or no longer fit the model (the previous version stays)",
+            ["camera"],
+            registry=self.registry,
+        )
 
     def _camera_metrics(self, r: CollectorRegistry) -> None:
         self.frames_read = Counter(
@@ -328,6 +340,26 @@ class _CameraLevelsCollector(Collector):
             tracks.add_metric([camera], count)
         yield levels
         yield tracks
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _AdaptationsCollector(Collector):
+    """``vehiclewatch_camera_adaptation{camera, version}``: 1 for the version each camera runs on."""
+
+    def __init__(self, source: AdaptationsSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "vehiclewatch_camera_adaptation",
+            "The adapted heads a camera runs on (version label; 'base': the shipped models)",
+            labels=["camera", "version"],
+        )
+        for camera, version in sorted(self._source().items()):
+            family.add_metric([camera, version], 1.0)
+        yield family
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())

@@ -30,6 +30,7 @@ from streamer.recognize.detect_gate import DetectionGates
 from streamer.recognize.flow import Recognizer
 from streamer.recognize.pipeline import Pipeline
 from streamer.recognize.plates import PlateStage, open_plate_reader
+from streamer.service.adaptations import open_adaptations
 from streamer.service.config import ServiceSettings
 from streamer.service.delivery import delivery_problems, open_spool, watch_delivery
 from streamer.service.http_server import Health, MetricsServer
@@ -139,7 +140,9 @@ class Service:
         frame_sizes = self._probe_sources()  # none for a fleet worker: its cameras come later
         # The plugin that detector.type names, its input sized to the cameras' frames (detector.input_size: auto).
         detector = open_detector(s.detector, frame_sizes)
-        bank = ClassifierBank.from_settings(s.classifiers)  # each classifier by its plugin type
+        # Each classifier by its plugin type; each camera's adapted heads (operators' labels) picked up live.
+        adaptations = open_adaptations(s.classifiers.adaptation, self.metrics)
+        bank = ClassifierBank.from_settings(s.classifiers, adaptations=adaptations)
         if bank.camera_adapters is not None:
             self.metrics.watch_camera_levels(camera_levels_source(bank.camera_adapters, self._camera_ids))
         # tracking.plates: without the 'plates' extra a configured plate reader refuses to start, in one line.
@@ -204,6 +207,7 @@ class Service:
             s.watchlist.top_k,
             frame_steps={camera.id: camera.detection.every for camera in s.cameras},
             plates=None if plate_reader is None else PlateStage(plate_reader, s.tracking.plates, self.metrics),
+            decided_by=bank.decided_by,
         )
         recognizer.trackers.prepare(camera.id for camera in s.cameras)
         self._recognizer = recognizer

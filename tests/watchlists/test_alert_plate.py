@@ -26,7 +26,7 @@ def test_an_alert_without_a_plate_has_no_plate_key() -> None:
 def test_an_alert_with_a_plate_round_trips() -> None:
     alert = make_alert(plate_read=PLATE)
     data = json.loads(alert.to_json())
-    assert data["schema_version"] == 3
+    assert data["schema_version"] == 4
     assert data["plate_read"]["text"] == "7XK123"
     assert data["plate_read"]["char_confidences"][2] == 0.9
     assert Alert.from_json(alert.to_json()) == alert

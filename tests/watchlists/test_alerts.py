@@ -52,7 +52,7 @@ def test_json_round_trip() -> None:
     assert Alert.from_json(text) == alert
     assert Alert.from_json(text.encode()) == alert
     data = json.loads(text)
-    assert data["schema_version"] == 3
+    assert data["schema_version"] == 4
     assert data["track_id"] is None
     assert data["box"] == {"x1": 410.0, "y1": 220.5, "x2": 690.0, "y2": 400.0}
     assert data["captured_at"] == "2024-07-01T12:00:00.250000Z"
@@ -68,7 +68,7 @@ def test_times_are_utc() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"schema_version": 4}, "schema_version"),
+        ({"schema_version": 5}, "schema_version"),
         ({"schema_version": 1, "threshold": 2.0}, "threshold"),
         ({"captured_at": datetime(2024, 7, 1, 12, 0)}, "timezone"),  # naive datetimes are refused
         ({"surprise": 1}, "Extra inputs are not permitted"),
@@ -117,7 +117,10 @@ def test_build_alert_from_a_match() -> None:
         detector_confidence=0.8,
         classification=classification,
         top_k=3,
+        # The camera's make head is adapted; a head the vehicle's classification lacks is left out.
+        decided_by={"make": "gate/v0002", "color": "base", "type": "base"},
     )
+    assert alert.decided_by == {"make": "gate/v0002", "color": "base"}
     assert alert.captured_at == datetime.fromtimestamp(1_700_000_000.5, UTC)
     assert alert.entry == EntryRef(id="red-honda", description="Red Honda")
     assert [s.label for s in alert.classifications["make"]] == ["Honda", "Ford", "BMW"]
@@ -202,7 +205,7 @@ def test_build_alert_carries_the_entry_and_the_breakdown() -> None:
 
 def test_json_schema_describes_every_field() -> None:
     schema = alert_json_schema()
-    assert schema["properties"]["schema_version"]["enum"] == [1, 2, 3]
+    assert schema["properties"]["schema_version"]["enum"] == [1, 2, 3, 4]
     assert set(schema["required"]) >= {"captured_at", "camera_id", "entry", "score"}
     assert "breakdown" in schema["properties"]
     assert "FieldExplanation" in schema["$defs"]

@@ -137,7 +137,7 @@ def test_malformed_messages_are_logged_acked_and_skipped(
     reader.ensure_group()
     redis_client.xadd(STREAM, {"alert": "not json"})
     redis_client.xadd(STREAM, {"something": "else"})
-    redis_client.xadd(STREAM, {"alert": make_alert().to_json().replace('"schema_version":3', '"schema_version":99')})
+    redis_client.xadd(STREAM, {"alert": make_alert().to_json().replace('"schema_version":4', '"schema_version":99')})
     publish(redis_client, [make_alert("good")])
     assert [a.entry.id for a in take(reader, 1)] == ["good"]
     assert reader.malformed == 3

@@ -24,5 +24,5 @@ def test_example_alert_is_a_valid_message() -> None:
     text = (DOCS / "alerts.md").read_text()
     [example] = re.findall(r"```json\n(.*?)```", text, re.S)
     alert = Alert.from_json(example)
-    assert alert.schema_version == 3
+    assert alert.schema_version == 4
     assert alert.score == pytest.approx(alert.factors[0].score * alert.factors[1].score, abs=1e-3)

@@ -1,0 +1,1 @@
+"""Per-camera adapted heads: operators' labels turned into versioned head corrections (docs/adaptation.md)."""
