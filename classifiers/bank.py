@@ -216,6 +216,18 @@ class ClassifierBank:
         """
         return self._finish(self._raw({None: crops}, len(crops)), facts)
 
+    def raw_scores(self, crops: Sequence[ImageArray]) -> list[dict[str, HeadScores]]:
+        """Every member's RAW head scores on crops given ready-cut (each member gets the crop as given, whatever its
+        own margin), without calibration or abstention: what a per-camera adaptation is fitted on and applied to
+        (``classifiers.adaptation``).
+
+        Raises:
+            ValueError: a crop is not a BGR uint8 image.
+        """
+        for i, crop in enumerate(crops):
+            check_image(crop, f"crop {i}")
+        return self._raw({None: crops}, len(crops))
+
     def _raw(
         self,
         cuts: dict[float | None, Sequence[ImageArray]],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from streamer.cli.adapt import adapt
 from streamer.cli.alerts import alerts
 from streamer.cli.bench import bench
 from streamer.cli.cameras import cameras
@@ -28,3 +29,4 @@ def main() -> None:
 for _command in (run, detect, classify, alerts, config, watchlist, cameras, bench, train, evaluate, plates, sightings):
     main.add_command(_command)
 main.add_command(api)
+main.add_command(adapt)

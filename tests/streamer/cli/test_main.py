@@ -13,7 +13,9 @@ from streamer.cli.defaults import model_overrides
 from streamer.cli.main import main
 from tests.streamer.cli.without_tools import run_without_tools
 
-COMMANDS = ("alerts", "api", "bench", "classify", "config", "detect", "eval", "run", "sightings", "train", "watchlist")
+COMMANDS = (
+    "adapt", "alerts", "api", "bench", "classify", "config", "detect", "eval", "run", "sightings", "train", "watchlist",
+)  # fmt: skip
 
 
 def test_help_lists_every_command() -> None:
