@@ -11,13 +11,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from classifiers.adaptation.dataset import LabelledView
 from classifiers.adaptation.errors import AdaptationError, AdaptationFileError, NotEnoughLabelsError
 from classifiers.adaptation.fields import CANT_TELL, FIELD_HEADS
 from classifiers.adaptation.file import CameraAdaptation, adaptation_bytes, load_adaptation
 from classifiers.adaptation.fit import FieldData
-from classifiers.adaptation.metric import CANT, NO_LABEL, Figures, VehicleViews, figures, outcomes
+from classifiers.adaptation.metric import (
+    CANT,
+    NO_LABEL,
+    Figures,
+    VehicleViews,
+    figures,
+    outcomes,
+    paired_standard_error,
+    vehicle_utilities,
+)
 from classifiers.adaptation.report import AdaptationReport, FieldReport
 from classifiers.adaptation.select import select_method
 from classifiers.adaptation.store import AdaptationStore
@@ -149,11 +159,13 @@ def field_data(scored: ScoredViews, rows: Sequence[int], field: str, head: str) 
     return FieldData(head, scored.labels[head], scored.probs[head][list(rows)], VehicleViews(view_vehicle, truth))
 
 
-def judge(adaptation: HeadAdaptation | None, data: FieldData) -> Figures:
-    """The figures of ``adaptation`` (None: the base head, never abstaining) on ``data``, as it is (no fitting)."""
+def judge(adaptation: HeadAdaptation | None, data: FieldData) -> tuple[Figures, NDArray[np.float64]]:
+    """The figures and per-vehicle utilities of ``adaptation`` (None: the base head, never abstaining) on ``data``,
+    as it is (nothing fitted)."""
     probs = data.probs if adaptation is None else adaptation.adapt(data.probs)
     threshold = 0.0 if adaptation is None else adaptation.threshold
-    return figures(outcomes(probs, data.views), data.views, threshold)
+    found = outcomes(probs, data.views)
+    return figures(found, data.views, threshold), vehicle_utilities(found, threshold)
 
 
 def _current(store: AdaptationStore, camera_id: str) -> tuple[CameraAdaptation | None, str]:
@@ -186,6 +198,7 @@ def adapt_camera(
     batch_size: int = 32,
     read: ReadImage = _read,
     progress: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> AdaptationReport:
     """Adapts ``camera_id``'s heads to its labelled views and publishes a new version only if it is better.
 
@@ -202,6 +215,8 @@ def adapt_camera(
         batch_size: crops per ``classify`` call.
         read: reads a crop file as a BGR image.
         progress: called with the number of crops classified after each batch.
+        force: publish every field's chosen method even where the gate says no (to measure what the gate
+            protects from; never for a camera in service).
 
     Raises:
         NotEnoughLabelsError: fewer than ``min_vehicles`` labelled vehicles on the camera (says how many more).
@@ -225,7 +240,7 @@ def adapt_camera(
         data = field_data(scored, own, field, head)
         report, adaptation = _adapt_field(field, data, _deployed_head(current, head, data.labels), min_field_vehicles)
         reports[field] = report
-        if adaptation is not None:
+        if adaptation is not None and (report.deployed or force):
             new_heads[head] = adaptation
     carried = {
         head: a for head, a in (current.adapted.items() if current else ()) if head not in new_heads
@@ -234,7 +249,8 @@ def adapt_camera(
     if new_heads:
         provenance = _provenance(scored, own, reports, new_heads, carried, current, created_by, base_models)
         version = store.publish(camera_id, adaptation_bytes(camera_id, {**carried, **new_heads}, provenance))
-        reason = f"deployed: better on {', '.join(f for f, r in reports.items() if r.deployed)}"
+        better = [f for f, r in reports.items() if r.deployed]
+        reason = f"deployed: better on {', '.join(better)}" if better else "deployed by force: not better"
     else:
         reason = "not deployed: no field beat the current " + (current.version if current else "base model")
     if current_problem:
@@ -270,22 +286,27 @@ def _adapt_field(
     if definite < min_field_vehicles:
         need = min_field_vehicles - definite
         return FieldReport(**base, reason=f"not adapted: {definite} labelled vehicle(s), label {need} more"), None
-    before = judge(deployed, data)
+    before, before_each = judge(deployed, data)
     chosen = select_method(data)
     after = chosen.candidates[chosen.method]
-    better = after.utility > before.utility + 1e-9
+    gain = after.utility - before.utility
+    error = paired_standard_error(chosen.utilities[chosen.method], before_each)
+    # Deployed only when it wins by more than one standard error of the per-vehicle differences: a one-vehicle win
+    # on a dozen labelled vehicles is noise, and the chosen figure is the best of several (optimistic).
+    better = gain > error + 1e-9 and gain > 0
+    measured = f"utility {after.utility:+.1f} against {before.utility:+.1f}, gain {gain:+.1f} ± {error:.1f}"
     if better:
-        reason = f"{chosen.method} is better: utility {after.utility:+.1f} against {before.utility:+.1f}"
+        reason = f"{chosen.method} is better: {measured}"
     else:
         reason = (
-            f"kept {deployed_name(deployed)}: the best candidate ({chosen.method}, utility {after.utility:+.1f}, "
-            f"leave-one-vehicle-out) does not beat it ({before.utility:+.1f})"
+            f"kept {deployed_name(deployed)}: the best candidate ({chosen.method}, leave-one-vehicle-out) does not "
+            f"beat it by more than one standard error ({measured})"
         )
     report = FieldReport(
         **base, method=chosen.method, deployed=better, reason=reason, candidates=chosen.candidates, before=before,
-        after=after,
+        after=after, gain=gain, standard_error=error,
     )  # fmt: skip
-    return report, chosen.adaptation if better else None
+    return report, chosen.adaptation
 
 
 def deployed_name(deployed: HeadAdaptation | None) -> str:
@@ -335,6 +356,6 @@ def _other_cameras(
                 continue
             data = field_data(scored, rows, field, head)
             if (data.views.truth >= 0).any():
-                per[field] = judge(_deployed_head(current, head, data.labels), data)
+                per[field] = judge(_deployed_head(current, head, data.labels), data)[0]
         out[camera] = per
     return out

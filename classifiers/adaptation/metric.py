@@ -143,14 +143,28 @@ def fit_threshold(found: Outcomes) -> float:
     return best_threshold(utility_table(found, thresholds).sum(axis=0), thresholds)
 
 
+def vehicle_utilities(found: Outcomes, thresholds: float | NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each scored vehicle's utility at one threshold, or at its own (cross-fitted) threshold."""
+    per = np.broadcast_to(np.asarray(thresholds, np.float64), (len(found.vehicles),))
+    return np.array(
+        [value[int((maxima >= t).sum())] for maxima, value, t in zip(found.maxima, found.value, per, strict=True)],
+        np.float64,
+    )
+
+
+def paired_standard_error(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    """Standard error of ``sum(a - b)`` over vehicles (paired: the same vehicles under two heads); 0 under two."""
+    if len(a) < 2:
+        return 0.0
+    return float(np.sqrt(len(a)) * np.std(a - b, ddof=1))
+
+
 def figures(found: Outcomes, data: VehicleViews, thresholds: float | NDArray[np.float64]) -> Figures:
     """The figures at one threshold for all vehicles, or at a threshold per scored vehicle (cross-fitted)."""
     per = np.broadcast_to(np.asarray(thresholds, np.float64), (len(found.vehicles),))
     named = correct = named_cant = 0
-    utility = 0.0
     for i, v in enumerate(found.vehicles):
         kept = int((found.maxima[i] >= per[i]).sum())
-        utility += float(found.value[i][kept])
         if data.truth[v] == CANT:
             named_cant += kept > 0
         else:
@@ -164,7 +178,7 @@ def figures(found: Outcomes, data: VehicleViews, thresholds: float | NDArray[np.
         cant_tell=int((data.truth == CANT).sum()),
         named_cant_tell=named_cant,
         threshold=float(np.median(per)) if len(per) else 0.0,
-        utility=utility,
+        utility=float(vehicle_utilities(found, per).sum()),
     )
 
 

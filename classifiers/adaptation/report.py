@@ -29,6 +29,8 @@ class FieldReport(BaseModel):
     before: Figures | None = Field(default=None, description="The deployed state (current version or base).")
     after: Figures | None = Field(default=None, description="The chosen method, leave-one-vehicle-out.")
     current: str = Field(default="base", description="What decided this head before: 'base' or the version.")
+    gain: float = Field(default=0.0, description="Utility after minus before (leave-one-vehicle-out).")
+    standard_error: float = Field(default=0.0, description="Its paired standard error over vehicles.")
 
 
 class AdaptationReport(BaseModel):

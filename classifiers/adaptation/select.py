@@ -4,8 +4,10 @@ For each candidate method and each scored vehicle, the method is fitted on every
 to the held-out vehicle's views (``memory`` does this in one pass by hiding each view's own vehicle from it). The
 abstention threshold of each held-out vehicle is then fitted on the other vehicles' held-out outputs
 (``metric.cross_fitted_thresholds``), so neither the method nor the threshold ever sees the vehicle it is scored
-on. The method of highest utility wins (ties: the simpler); the deployed head is that method fitted on every
-vehicle, with the threshold fitted on every vehicle's held-out outputs.
+on. The simplest method whose utility is within one paired standard error of the best wins (the "one standard
+error" rule: with a few vehicles the best of four noisy figures is optimistic, so a more complex method must win
+clearly); the deployed head is that method fitted on every vehicle, with the threshold fitted on every vehicle's
+held-out outputs.
 """
 
 from __future__ import annotations
@@ -14,9 +16,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from classifiers.adaptation.fit import FieldData, fit, memory_out_of_vehicle
-from classifiers.adaptation.metric import Figures, cross_fitted_thresholds, figures, fit_threshold, outcomes
+from classifiers.adaptation.metric import (
+    Figures,
+    cross_fitted_thresholds,
+    figures,
+    fit_threshold,
+    outcomes,
+    paired_standard_error,
+    vehicle_utilities,
+)
 from classifiers.adaptation.transform import F64, METHODS, HeadAdaptation, Method
 
 
@@ -27,6 +38,8 @@ class Selection:
     method: Method
     adaptation: HeadAdaptation
     candidates: dict[str, Figures]
+    utilities: dict[str, NDArray[np.float64]]
+    """Per scored vehicle (``VehicleViews.scored`` order), each candidate's held-out utility."""
 
 
 def held_out_outputs(method: Method, data: FieldData, full: HeadAdaptation) -> F64:
@@ -50,20 +63,23 @@ def select_method(
 ) -> Selection:
     """Measures every method leave-one-vehicle-out and fits the best on all of ``data``."""
     everything = np.ones(len(data.probs), bool)
-    found: dict[Method, tuple[HeadAdaptation, F64, Figures]] = {}
+    found: dict[Method, tuple[HeadAdaptation, F64, Figures, NDArray[np.float64]]] = {}
     for method in methods:
         if progress is not None:
             progress(method)
         full = fit(method, data, everything)
         held = held_out_outputs(method, data, full)
         result = outcomes(held, data.views)
-        found[method] = (full, held, figures(result, data.views, cross_fitted_thresholds(result)))
-    # max() keeps the first of equal utilities: METHODS lists the simplest first.
-    best = max(methods, key=lambda m: found[m][2].utility)
-    full, held, _ = found[best]
+        thresholds = cross_fitted_thresholds(result)
+        found[method] = (full, held, figures(result, data.views, thresholds), vehicle_utilities(result, thresholds))
+    best = max(methods, key=lambda m: found[m][2].utility)  # max() keeps the first (simplest) of equals
+    top = found[best][3]
+    chosen = next(m for m in methods if found[m][3].sum() >= top.sum() - paired_standard_error(top, found[m][3]) - 1e-9)
+    full, held, _, _ = found[chosen]
     threshold = fit_threshold(outcomes(held, data.views))
     return Selection(
-        method=best,
+        method=chosen,
         adaptation=replace(full, threshold=threshold),
         candidates={m: found[m][2] for m in methods},
+        utilities={m: found[m][3] for m in methods},
     )
