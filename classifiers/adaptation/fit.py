@@ -40,6 +40,10 @@ PULL_BIAS = 1.0
 """L2 pull of each label's log-bias toward 0."""
 PULL_MIX = 2.0
 """L2 pull of each mixing weight toward 0 (the head starts, and stays without evidence, at the identity)."""
+FULL_STEPS = 200
+"""Most L-BFGS iterations of a fit from the identity."""
+FOLD_STEPS = 40
+"""Most iterations of a leave-one-vehicle-out fit warm-started from the full fit."""
 MEMORY_STRENGTH = 1.0
 """Summed similarity at which the memory and the model weigh the same (one near-identical confirmed view: half)."""
 
@@ -83,11 +87,20 @@ def _minimize() -> Callable[..., Any]:
     return minimize  # type: ignore[no-any-return]
 
 
+MAX_MIXING = 40
+"""Most labels the ``head`` method mixes (the most frequent first): its size grows with their square."""
+
+
 def mixing_labels(data: FieldData, mask: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """The labels the ``head`` method mixes: those the operator named and those the model named on the views."""
-    targets = data.targets[mask]
-    tops = data.probs[mask].argmax(axis=1)
-    return np.unique(np.concatenate([targets[targets >= 0], tops])).astype(np.int64)
+    """The labels the ``head`` method mixes: on the views with a label, the labels the operator named and those the
+    model said instead (its confusions on this camera), most frequent first, at most ``MAX_MIXING``."""
+    labelled = mask & (data.targets >= 0)
+    named = np.concatenate([data.targets[labelled], data.probs[labelled].argmax(axis=1)])
+    if not len(named):
+        return np.zeros(0, np.int64)
+    values, counts = np.unique(named, return_counts=True)
+    keep = values[np.argsort(-counts, kind="stable")[:MAX_MIXING]]
+    return np.sort(keep).astype(np.int64)
 
 
 def fit_affine(
@@ -117,12 +130,15 @@ def fit_affine(
         z = x * np.exp(s) + b
         if k:
             z[:, idx] += xi @ delta.T
-        zmax = z.max(axis=1, keepdims=True)
-        logsum = np.log(np.exp(z - zmax).sum(axis=1, keepdims=True)) + zmax
-        logp = z - logsum
-        p = np.exp(logp)
-        ce = -(ce_w * (onehot * logp).sum(axis=1)).sum()
-        kl = -(kl_w * (p0 * logp).sum(axis=1)).sum()  # KL up to the teacher's constant entropy
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        total = e.sum(axis=1, keepdims=True)
+        p = e / total
+        logsum = np.log(total[:, 0])
+        # Cross-entropy with the label and with the teacher (KL up to the teacher's constant entropy), from
+        # log p = z - logsum without forming the whole log p.
+        ce = -(ce_w[rows] * (z[rows, targets[rows]] - logsum[rows])).sum()
+        kl = -(kl_w * ((p0 * z).sum(axis=1) - logsum)).sum()
         reg = PULL_SCALE * s * s + PULL_BIAS * (b @ b) + PULL_MIX * float((delta * delta).sum())
         g = ce_w[:, None] * (p - onehot) + kl_w[:, None] * (p - p0)
         grad_s = np.exp(s) * float((g * x).sum()) + 2 * PULL_SCALE * s
@@ -144,7 +160,9 @@ def fit_affine(
                 for c, sc in shared:
                     d[a, c] = start.delta[sa, sc]
             theta0[1 + n_labels :] = d.ravel()
-    result = _minimize()(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 200, "gtol": 1e-5})
+    # A fold starts from the full fit and differs from it by one vehicle: a few dozen steps reach it.
+    steps = FOLD_STEPS if start is not None else FULL_STEPS
+    result = _minimize()(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": steps, "gtol": 1e-5})
     s, b, delta = unpack(np.asarray(result.x, np.float64))
     return HeadAdaptation(
         head=data.head,

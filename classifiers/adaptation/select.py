@@ -1,13 +1,13 @@
 """Choosing a field's method by leave-one-vehicle-out measurement on the camera's own labels.
 
-For each candidate method and each scored vehicle, the method is fitted on every OTHER vehicle's views and applied
-to the held-out vehicle's views (``memory`` does this in one pass by hiding each view's own vehicle from it). The
-abstention threshold of each held-out vehicle is then fitted on the other vehicles' held-out outputs
-(``metric.cross_fitted_thresholds``), so neither the method nor the threshold ever sees the vehicle it is scored
-on. The simplest method whose utility is within one paired standard error of the best wins (the "one standard
-error" rule: with a few vehicles the best of four noisy figures is optimistic, so a more complex method must win
-clearly); the deployed head is that method fitted on every vehicle, with the threshold fitted on every vehicle's
-held-out outputs.
+For each candidate method and each vehicle with a definite label, the method is fitted on every OTHER vehicle's
+views and applied to the held-out vehicle's views (``memory`` does this in one pass, hiding each view's own vehicle
+from it). Vehicles marked "can't tell" give no label to any fit, so they are scored on the full fit. The abstention
+threshold of each scored vehicle is then fitted on the other vehicles' held-out outputs
+(``metric.cross_fitted_thresholds``), so neither a method nor a threshold ever sees the label it is scored on. The
+simplest method whose utility is within one paired standard error of the best wins (the "one standard error" rule:
+with a few vehicles the best of four noisy figures is optimistic, so a more complex method must win clearly); the
+deployed head is that method fitted on every vehicle, with the threshold fitted on every vehicle's held-out outputs.
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ def held_out_outputs(method: Method, data: FieldData, full: HeadAdaptation) -> F
     if method == "memory":
         return memory_out_of_vehicle(data, full)
     out = full.adapt(data.probs)
-    for v in data.views.scored:
+    # Only vehicles with a definite label are refitted without themselves: the others gave the fit no label, only
+    # the original model's own outputs on their views (the distillation term), so the full fit holds nothing of
+    # what they are scored on (this keeps 200 tracks, most of them "can't tell" for make, within minutes).
+    for v in np.flatnonzero(data.views.truth >= 0):
         own = data.views.view_vehicle == v
         fold = fit(method, data, ~own, start=full)  # warm start: a fold differs from the full fit by one vehicle
         out[own] = fold.adapt(data.probs[own])
