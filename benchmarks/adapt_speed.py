@@ -16,17 +16,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-from numpy.typing import NDArray
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adapt_clips import SHARED, labels_of, open_bank, read_dev
+from numpy.typing import NDArray
 
 from classifiers.adaptation import AdaptationStore, LabelledView, adapt_camera, read_views, write_views
 from classifiers.types import HeadScores
@@ -39,8 +36,8 @@ def augment(image: NDArray[np.uint8], rng: np.random.Generator) -> NDArray[np.ui
     cut = image[dy : h - int(rng.integers(0, max(1, h // 12))), dx : w - int(rng.integers(0, max(1, w // 12)))]
     out = cut.astype(np.float32) * rng.uniform(0.8, 1.2) + rng.uniform(-15, 15)
     out = (out - out.mean()) * rng.uniform(0.85, 1.15) + out.mean()
-    result = np.clip(out, 0, 255).astype(np.uint8)
-    return result[:, ::-1].copy() if rng.random() < 0.5 else result
+    result: NDArray[np.uint8] = np.clip(out, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(result[:, ::-1]) if rng.random() < 0.5 else result
 
 
 def main() -> None:
