@@ -16,6 +16,8 @@ The bank is the project's default: the make model on the tight box (``crop_margi
 0.05, the omz ``type`` head. By default each model gets its own cut of the box as the service cuts it
 (``ClassifierBank.raw_scores(crops, boxes)``); ``--as-given`` gives every model the stored crop as it is.
 
+``--cast CLIP B G R`` multiplies that clip's crops by per-channel gains: a simulated camera with a colour cast.
+
 Prints a table and writes ``OUT/adapt_clips.json``, ``OUT/adapt_clips.png``, the labelled dataset
 (``OUT/labels``), the store (``OUT/store``) and each camera's adaptation report (``OUT/reports/<clip>``).
 """
@@ -110,7 +112,9 @@ def open_bank(models: Path, recognizer: Path) -> ClassifierBank:
     return ClassifierBank.from_settings(settings)
 
 
-def read_dev() -> list[View]:
+def read_dev(cast: Mapping[str, Sequence[float]] | None = None) -> list[View]:
+    """Every labelled crop; ``cast``: clip → per-channel (B, G, R) gains applied to its crops (a simulated camera
+    with a colour cast, the kind of systematic per-camera error adaptation is for)."""
     root = SHARED / "datasets" / "traffic_crops_dev"
     if not (root / "labels.csv").is_file():
         sys.exit(f"no {root}/labels.csv (set VEHICLEWATCH_SHARED)")
@@ -119,6 +123,9 @@ def read_dev() -> list[View]:
     views = []
     for row in rows:
         image = np.asarray(cv2.imread(str(root / row["crop_path"]), cv2.IMREAD_COLOR), np.uint8)
+        if cast and row["clip"] in cast:
+            gains = np.asarray(cast[row["clip"]], np.float32)
+            image = np.clip(image.astype(np.float32) * gains, 0, 255).astype(np.uint8)
         box = box_in_stored_crop(row, image.shape, STORED_MARGIN)
         vehicle = row["same_as"].strip() or row["id"]
         views.append(View(row, image, box, image_key(image), vehicle, row["clip"], float(row["time_s"])))
@@ -150,8 +157,8 @@ def split(views: Sequence[View]) -> tuple[set[str], set[str]]:
 
 
 def write_labelled(views: Sequence[View], folder: Path) -> list[LabelledView]:
-    """The first-half labels as the dataset an operator's labelling writes, read back from disk."""
-    root = SHARED / "datasets" / "traffic_crops_dev"
+    """The first-half labels as the dataset an operator's labelling writes (the crops as read, so a simulated
+    cast is in them), read back from disk."""
     if folder.exists():
         shutil.rmtree(folder)
     rows = [
@@ -166,8 +173,15 @@ def write_labelled(views: Sequence[View], folder: Path) -> list[LabelledView]:
         )
         for v in views
     ]
-    write_views(folder, rows, [root / v.row["crop_path"] for v in views])
+    write_views(folder, rows, [_png(v.image) for v in views])
     return read_views(folder)
+
+
+def _png(image: NDArray[np.uint8]) -> bytes:
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError("cannot encode a crop")
+    return bytes(data.tobytes())
 
 
 @dataclass
@@ -233,11 +247,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/adapt_clips"))
     parser.add_argument("--min-vehicles", type=int, default=3, help="Labelled vehicles a camera needs to adapt.")
     parser.add_argument("--as-given", action="store_true", help="Every model gets the stored crop as it is.")
+    parser.add_argument(
+        "--cast",
+        nargs=4,
+        action="append",
+        metavar=("CLIP", "B", "G", "R"),
+        default=[],
+        help="Simulate a colour cast on CLIP's crops: per-channel gains (repeatable), e.g. canersu 0.6 0.95 1.2.",
+    )
     args = parser.parse_args()
     if not args.color_recognizer.is_file():
         sys.exit(f"no {args.color_recognizer}: python -m classifiers.color.build --models {args.models} -o ...")
     began = time.perf_counter()
-    views = read_dev()
+    views = read_dev({clip: [float(g) for g in gains] for clip, *gains in args.cast})
     bank = open_bank(args.models, args.color_recognizer)
     scores = score_all(bank, views, args.as_given)
     train, test = split(views)
@@ -301,6 +323,7 @@ def main() -> None:
         "pooled": totals,
         "seconds": seconds,
         "as_given": args.as_given,
+        "cast": {clip: gains for clip, *gains in args.cast},
         "loadavg": os.getloadavg(),
     }
     (args.out / "adapt_clips.json").write_text(json.dumps(summary, indent=2, default=str))
