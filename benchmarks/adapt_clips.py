@@ -384,7 +384,7 @@ def plot(results: Mapping[str, Any], totals: Mapping[str, Any], path: Path) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = ("make_size_rule", "color", "body_type")
+    cols = ("make", "color", "body_type")
     names = [*results, "all"]
     fig, axes = plt.subplots(1, len(cols), figsize=(5 * len(cols), 3.8))
     for ax, c in zip(axes, cols, strict=True):
