@@ -6,7 +6,7 @@ import difflib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 Classify = Callable[[Sequence[ImageArray]], list[dict[str, HeadScores]]]
 """The members' RAW head scores per crop (before the bank's calibration and abstention)."""
+ClassifyBoxes = Callable[[Sequence[ImageArray], Sequence[NDArray[np.float32]]], list[dict[str, HeadScores]]]
+"""The same for crops with the vehicle's box in each: every member gets the box cut with its own margin."""
 ReadImage = Callable[[Any], ImageArray]
 
 MIN_VEHICLES = 5
@@ -92,12 +94,7 @@ def check_labels(views: Sequence[LabelledView], heads: Mapping[str, tuple[str, .
                 f"{view.path.name} (camera {view.camera_id}, track {view.track}): {name} {value!r} is not a label "
                 f"of the {head!r} head{hint}"
             )
-        fixed.append(
-            LabelledView(
-                view.path, view.camera_id, view.track, view.time, labels, view.labelled_by, view.labelled_at,
-                view.sighting_id,
-            )
-        )  # fmt: skip
+        fixed.append(replace(view, labels=labels))
     _check_agreement(fixed)
     return fixed
 
@@ -126,15 +123,22 @@ def score_views(
     batch_size: int = 32,
     read: ReadImage = _read,
     progress: Callable[[int], None] | None = None,
+    classify_boxes: ClassifyBoxes | None = None,
 ) -> ScoredViews:
     """Every view's raw head probabilities; the first crop's heads are checked against the labels before the rest
-    are classified (a misspelt label fails fast)."""
+    are classified (a misspelt label fails fast). Batches whose views all have a box go to ``classify_boxes``
+    when it is given."""
     probs: dict[str, list[F64]] = {}
     labels: dict[str, tuple[str, ...]] = {}
     checked: list[LabelledView] = list(views)
     for start in range(0, len(views), batch_size):
         chunk = views[start : start + batch_size]
-        results = classify([read(v.path) for v in chunk])
+        images = [read(v.path) for v in chunk]
+        boxes = [v.box for v in chunk]
+        if classify_boxes is not None and all(b is not None for b in boxes):
+            results = classify_boxes(images, [np.asarray(b, np.float32) for b in boxes])
+        else:
+            results = classify(images)
         if start == 0 and results:
             labels = {name: scores.labels for name, scores in results[0].items()}
             checked = check_labels(views, labels)
@@ -199,6 +203,7 @@ def adapt_camera(
     read: ReadImage = _read,
     progress: Callable[[int], None] | None = None,
     force: bool = False,
+    classify_boxes: ClassifyBoxes | None = None,
 ) -> AdaptationReport:
     """Adapts ``camera_id``'s heads to its labelled views and publishes a new version only if it is better.
 
@@ -217,6 +222,8 @@ def adapt_camera(
         progress: called with the number of crops classified after each batch.
         force: publish every field's chosen method even where the gate says no (to measure what the gate
             protects from; never for a camera in service).
+        classify_boxes: for views with a box (``LabelledView.box``): the raw scores with each member's own cut of
+            the box (``ClassifierBank.raw_scores``), so the fit sees what the service will.
 
     Raises:
         NotEnoughLabelsError: fewer than ``min_vehicles`` labelled vehicles on the camera (says how many more).
@@ -227,7 +234,9 @@ def adapt_camera(
     if have < min_vehicles:
         raise NotEnoughLabelsError(camera_id, have, min_vehicles)
     used = [v for v in views if v.labels]
-    scored = score_views(used, classify, batch_size=batch_size, read=read, progress=progress)
+    scored = score_views(
+        used, classify, batch_size=batch_size, read=read, progress=progress, classify_boxes=classify_boxes
+    )
     current, current_problem = _current(store, camera_id)
     own = [i for i, v in enumerate(scored.views) if v.camera_id == camera_id]
     reports: dict[str, FieldReport] = {}

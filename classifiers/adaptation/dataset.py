@@ -4,6 +4,9 @@ Columns, in this order: ``path,camera_id,track,time,make,color,body_type,labelle
 ``path`` is relative to the folder; ``track`` groups the views of one vehicle within a camera; a field is a label,
 ``unknown`` (the operator cannot tell) or empty (not labelled). The ``path`` column and one label column are also
 what ``vehiclewatch train``/``eval`` read (``--label-column make``).
+
+Optional trailing columns ``x1,y1,x2,y2``: the vehicle's box inside the crop (pixels). Where a view has one, each
+model is scored on the box cut with its own margin, as the service cuts it (``ClassifierBank.raw_scores``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ COLUMNS: tuple[str, ...] = (
     "labelled_at",
     "sighting_id",
 )
+BOX_COLUMNS: tuple[str, ...] = ("x1", "y1", "x2", "y2")
+"""Optional: the vehicle's box inside the crop."""
 LABELS_FILE = "labels.csv"
 
 
@@ -46,6 +51,7 @@ class LabelledView:
         labelled_by: who labelled it (a token name, or the CLI user).
         labelled_at: when, ISO-8601 UTC.
         sighting_id: the history sighting it came from, if any.
+        box: the vehicle's box ``(x1, y1, x2, y2)`` inside the crop, if known.
     """
 
     path: Path
@@ -56,6 +62,7 @@ class LabelledView:
     labelled_by: str = ""
     labelled_at: str = ""
     sighting_id: str | None = None
+    box: tuple[float, float, float, float] | None = None
 
     @property
     def vehicle(self) -> tuple[str, str]:
@@ -112,7 +119,21 @@ def _view(folder: Path, labels: Path, line: int, row: Mapping[str, str | None]) 
         labelled_by=cell("labelled_by"),
         labelled_at=cell("labelled_at"),
         sighting_id=cell("sighting_id") or None,
+        box=_box(where, [cell(name) for name in BOX_COLUMNS]),
     )
+
+
+def _box(where: str, cells: list[str]) -> tuple[float, float, float, float] | None:
+    """The optional box columns: all empty (no box) or four numbers with x1 < x2 and y1 < y2."""
+    if not any(cells):
+        return None
+    try:
+        x1, y1, x2, y2 = (float(c) for c in cells)
+    except ValueError:
+        raise DatasetError(f"{where}: box {','.join(cells)!r} is not four numbers") from None
+    if not (x1 < x2 and y1 < y2) or not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        raise DatasetError(f"{where}: box {','.join(cells)!r} is empty or not finite")
+    return (x1, y1, x2, y2)
 
 
 def write_views(folder: Path, views: Sequence[LabelledView], images: Sequence[bytes | Path | None]) -> Path:
@@ -142,10 +163,12 @@ def write_views(folder: Path, views: Sequence[LabelledView], images: Sequence[by
             shutil.copyfile(image, target)
     # The CSV last, atomically: a reader never sees rows whose crops are not written yet.
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".labels.", suffix=".csv")
+    boxed = any(v.box is not None for v in views)
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(COLUMNS)
+        writer.writerow(COLUMNS + (BOX_COLUMNS if boxed else ()))
         for v in views:
+            box = [repr(float(c)) for c in v.box] if v.box is not None else ["", "", "", ""]
             writer.writerow(
                 [
                     v.path.as_posix(),
@@ -156,6 +179,7 @@ def write_views(folder: Path, views: Sequence[LabelledView], images: Sequence[by
                     v.labelled_by,
                     v.labelled_at,
                     v.sighting_id or "",
+                    *(box if boxed else ()),
                 ]
             )
     Path(tmp).replace(folder / LABELS_FILE)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import numpy as np
+from numpy.typing import NDArray
 
 from streamer.cli.defaults import MODELS_ENV, model_overrides
 from streamer.cli.errors import clear_errors, fail, needs_tools
@@ -85,11 +87,19 @@ class _Remembered:
         self.score = score
         self.seen: dict[bytes, dict[str, HeadScores]] = {}
 
-    def __call__(self, crops: Sequence[ImageArray]) -> list[dict[str, HeadScores]]:
-        keys = [hashlib.sha1(c.tobytes() + str(c.shape).encode(), usedforsecurity=False).digest() for c in crops]
+    def __call__(
+        self, crops: Sequence[ImageArray], boxes: Sequence[NDArray[np.float32]] | None = None
+    ) -> list[dict[str, HeadScores]]:
+        def key(i: int) -> bytes:
+            box = b"" if boxes is None else np.asarray(boxes[i], np.float32).tobytes()
+            return hashlib.sha1(crops[i].tobytes() + str(crops[i].shape).encode() + box, usedforsecurity=False).digest()
+
+        keys = [key(i) for i in range(len(crops))]
         todo = [i for i, k in enumerate(keys) if k not in self.seen]
         if todo:
-            for i, scores in zip(todo, self.score([crops[i] for i in todo]), strict=True):
+            given = [crops[i] for i in todo]
+            found = self.score(given) if boxes is None else self.score(given, [boxes[i] for i in todo])
+            for i, scores in zip(todo, found, strict=True):
                 self.seen[keys[i]] = scores
         return [self.seen[k] for k in keys]
 
@@ -194,7 +204,7 @@ def _run(
         with tqdm(total=len(views), desc=f"scoring {camera}", unit="crop", file=sys.stderr, leave=False) as bar:
             report = adapt_camera(
                 views, score, camera, store, created_by=created_by, min_vehicles=min_vehicles,
-                base_models=base_models, progress=bar.update,
+                base_models=base_models, progress=bar.update, classify_boxes=score,
             )  # fmt: skip
         click.echo(report.summary())
         if report_dir is not None:

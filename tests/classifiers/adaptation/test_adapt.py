@@ -111,3 +111,32 @@ def test_labels_are_matched_ignoring_case(color_bank: ClassifierBank, tmp_path: 
     folder = labelled_dataset(tmp_path / "set", per_color=2, cameras={"gate": GATE}, label={"green": "Green"})
     report = adapt_camera(read_views(folder), color_bank.raw_scores, "gate", AdaptationStore(tmp_path / "a"))
     assert report.fields["color"].vehicles == 6
+
+
+def test_views_with_a_box_are_scored_on_each_members_cut(color_bank: ClassifierBank, tmp_path: Path) -> None:
+    """A red vehicle in a blue crop: scored on its box (margin 0 here) it is red, as the service would see it."""
+    from classifiers.adaptation import LabelledView, write_views
+
+    rows, images = [], []
+    for k in range(5):
+        image = np.full((60, 60, 3), (255, 0, 0), np.uint8)
+        image[20:40, 20:40] = (0, 0, 255)
+        ok, png = cv2.imencode(".png", image)
+        assert ok
+        rows.append(LabelledView(Path(f"c{k}.png"), "gate", f"t{k}", float(k), {"color": "red"}, box=(20, 20, 40, 40)))
+        images.append(png.tobytes())
+    write_views(tmp_path / "set", rows, images)
+    calls: list[int] = []
+
+    def boxed(crops: object, boxes: object) -> list[dict[str, object]]:
+        calls.append(1)
+        return color_bank.raw_scores(crops, boxes)  # type: ignore[arg-type, return-value]
+
+    report = adapt_camera(
+        read_views(tmp_path / "set"), color_bank.raw_scores, "gate", AdaptationStore(tmp_path / "a"),
+        classify_boxes=boxed,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert calls
+    before = report.fields["color"].before
+    assert before is not None
+    assert before.correct == 5

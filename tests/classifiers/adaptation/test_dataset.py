@@ -73,3 +73,24 @@ def test_missing_folder_file_and_columns(tmp_path: Path) -> None:
         read_views(tmp_path)
     with pytest.raises(DatasetError, match="missing column"):
         read_views(_csv(tmp_path, "crops/a.png,gate", header="path,camera_id"))
+
+
+def test_boxes_are_optional_columns(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    boxed = [replace(_view("crops/a.png", color="red"), box=(2.0, 3.0, 40.0, 30.5)), _view("crops/b.png")]
+    write_views(tmp_path, boxed, [b"a", b"b"])
+    assert read_views(tmp_path)[0].box == (2.0, 3.0, 40.0, 30.5)
+    assert read_views(tmp_path)[1].box is None
+    write_views(tmp_path, [_view("crops/a.png")], [None])
+    assert read_views(tmp_path)[0].box is None
+    assert "x1" not in (tmp_path / "labels.csv").read_text()  # no box, no box columns
+
+
+@pytest.mark.parametrize("box", ["1,2,3", "5,5,1,9", "a,b,c,d"])
+def test_bad_boxes_name_the_line(tmp_path: Path, box: str) -> None:
+    cells = [*box.split(","), "", "", "", ""][:4]
+    with pytest.raises(DatasetError, match="line 2: box"):
+        read_views(
+            _csv(tmp_path, "crops/a.png,gate,1,1.0,,red,,,,," + ",".join(cells), ",".join(COLUMNS) + ",x1,y1,x2,y2")
+        )
