@@ -178,6 +178,7 @@ def _current(store: AdaptationStore, camera_id: str) -> tuple[CameraAdaptation |
         path = store.current(camera_id)
         return (load_adaptation(path), "") if path is not None else (None, "")
     except AdaptationFileError as exc:
+        log.warning("camera %s: the current adaptation cannot be used: %s", camera_id, exc)
         return None, f"the current adaptation cannot be used ({exc}); compared with the base model"
 
 

@@ -140,3 +140,15 @@ def test_views_with_a_box_are_scored_on_each_members_cut(color_bank: ClassifierB
     before = report.fields["color"].before
     assert before is not None
     assert before.correct == 5
+
+
+def test_a_corrupt_current_version_is_compared_as_the_base_model(
+    dataset: Path, color_bank: ClassifierBank, tmp_path: Path
+) -> None:
+    views = read_views(dataset)
+    store = AdaptationStore(tmp_path)
+    assert adapt_camera(views, color_bank.raw_scores, "gate", store).version == "v0001"
+    (tmp_path / "gate" / "v0001.npz").write_bytes(b"damaged")
+    report = adapt_camera(views, color_bank.raw_scores, "gate", store)
+    assert report.version == "v0002"
+    assert "cannot be used" in report.reason
