@@ -67,15 +67,19 @@ def _read(path: Any) -> ImageArray:
     return np.asarray(image, np.uint8)
 
 
-def check_labels(views: Sequence[LabelledView], heads: Mapping[str, tuple[str, ...]]) -> list[LabelledView]:
+def check_labels(
+    views: Sequence[LabelledView], heads: Mapping[str, tuple[str, ...]], source: str | None = None
+) -> list[LabelledView]:
     """The views with each label spelt as its head spells it (case-insensitively matched).
+
+    ``source``: the labels.csv the views were read from, in order (one row each), so an error names the line.
 
     Raises:
         AdaptationError: a label is not one of its head's labels (naming the value, the view and close labels), or
             the views of one track disagree on a field.
     """
     fixed: list[LabelledView] = []
-    for view in views:
+    for row, view in enumerate(views, start=2):
         labels = dict(view.labels)
         for name, value in view.labels.items():
             head = next((h for h in FIELD_HEADS.get(name, ()) if h in heads), None)
@@ -90,9 +94,10 @@ def check_labels(views: Sequence[LabelledView], heads: Mapping[str, tuple[str, .
                 continue
             near = difflib.get_close_matches(value, known, n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(repr(n) for n in near)}?)" if near else ""
+            where = f"{source} line {row}: " if source else ""
             raise AdaptationError(
-                f"{view.path.name} (camera {view.camera_id}, track {view.track}): {name} {value!r} is not a label "
-                f"of the {head!r} head{hint}"
+                f"{where}{view.path.name} (camera {view.camera_id}, track {view.track}): {name} {value!r} is not "
+                f"a label of the {head!r} head{hint}"
             )
         fixed.append(replace(view, labels=labels))
     _check_agreement(fixed)

@@ -197,7 +197,7 @@ def _run(
     store = _store(store_dir)
     settings = _classifier_settings(config_path, models, classifiers, color_recognizer)
     bank = ClassifierBank.from_settings(settings)
-    check_labels(views, bank.heads)
+    check_labels(views, bank.heads, source=str(labels_dir / "labels.csv"))
     base_models = _model_files(settings)
     score = _Remembered(bank.raw_scores)
     for camera in chosen:

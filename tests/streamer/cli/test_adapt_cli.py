@@ -70,7 +70,7 @@ def test_model_flags_instead_of_a_config(model: Path, dataset: Path, tmp_path: P
     ("setup", "args", "message"),
     [
         ("none", ["--labels", "{tmp}/nowhere"], "is not a folder"),
-        ("teal", [], "color 'teal' is not a label of the 'color' head"),
+        ("teal", [], "labels.csv line 2: gate_green0_0.png (camera gate, track green0): color 'teal' is not a label"),
         ("few", [], "has 2 labelled vehicle(s); adapting needs at least 5: label 3 more"),
         ("ok", ["--camera", "depot"], "no labelled view of camera 'depot'"),
         ("ok", ["--config", "{tmp}/missing.yaml"], "config file not found"),
