@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from classifiers.adaptation.live import BASE_VERSION, LiveAdaptations
 from classifiers.base import CropClassifier
@@ -227,6 +228,35 @@ class ClassifierBank:
         """
         return self._finish(self._raw({None: crops}, len(crops)), facts)
 
+    def raw_scores(
+        self, crops: Sequence[ImageArray], boxes: Sequence[NDArray[np.float32]] | None = None
+    ) -> list[dict[str, HeadScores]]:
+        """Every member's RAW head scores, without calibration or abstention: what a per-camera adaptation is fitted
+        on and applied to (``classifiers.adaptation``).
+
+        Args:
+            crops: BGR uint8 images.
+            boxes: None: each crop is given to every member as it is, whatever the member's own margin. Else, per
+                image, the vehicle's box ``x1, y1, x2, y2`` in it: each member gets the box cut with its own margin
+                (clipped to the image), as ``classify_boxes`` cuts them in the service.
+
+        Raises:
+            ValueError: an image is not a BGR uint8 image, or ``boxes`` is not one box per image.
+        """
+        for i, crop in enumerate(crops):
+            check_image(crop, f"crop {i}")
+        if boxes is None:
+            return self._raw({None: crops}, len(crops))
+        if len(boxes) != len(crops):
+            raise ValueError(f"need one box per crop, got {len(boxes)} for {len(crops)}")
+        items = [(crop, _one_box(box)) for crop, box in zip(crops, boxes, strict=True)]
+        cuts: dict[float | None, Sequence[ImageArray]] = {}
+        for margin in {self.crop_margin, *self.margins}:
+            cuts[margin] = cut_crops(items, margin, 0).crops
+            if len(cuts[margin]) != len(crops):
+                raise ValueError("a box lies outside its image")
+        return self._raw(cuts, len(crops))
+
     def _raw(
         self,
         cuts: dict[float | None, Sequence[ImageArray]],
@@ -380,6 +410,16 @@ class ClassifierBank:
             check_image(image, f"image {i}")
         whole = [crop_facts(image, np.array([0, 0, image.shape[1], image.shape[0]], np.float32)) for image in images]
         return self.classify_crops(images, whole)
+
+
+def _one_box(box: NDArray[np.float32]) -> Detections:
+    """One vehicle box as detections (for cutting it with each member's margin)."""
+    return Detections(
+        boxes=np.asarray(box, np.float32).reshape(1, 4),
+        scores=np.ones(1, np.float32),
+        class_ids=np.zeros(1, np.int32),
+        class_names=("vehicle",),
+    )
 
 
 def _track(tracks: TrackKeys | None, frame: int, box: int) -> Hashable | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from streamer.cli.adapt import adapt
 from streamer.cli.alerts import alerts
 from streamer.cli.bench import bench
 from streamer.cli.cameras import cameras
@@ -30,3 +31,4 @@ for _command in (run, detect, classify, alerts, config, watchlist, cameras, benc
     main.add_command(_command)
 main.add_command(api)
 main.add_command(label)
+main.add_command(adapt)

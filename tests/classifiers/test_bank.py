@@ -270,3 +270,24 @@ def test_real_bank_make_colour_type() -> None:
             assert c is not None
             assert len(c.top(bank.top_k)["make"]) == 3
             assert c.heads["type"].labels == ("car", "bus", "truck", "van")
+
+
+def test_raw_scores_skip_calibration_and_cut_each_members_margin(tmp_path: Path) -> None:
+    """raw_scores: the crop as given, or the box cut with each member's own margin; never calibrated."""
+    from classifiers.calibration.file import Calibration, HeadCalibration
+
+    path = make_color_classifier(tmp_path / "c.onnx")
+    image = painted(200, 200, [("blue", (0, 0, 200, 200)), ("red", (90, 90, 110, 110))])
+    tight = ClassifierBank.from_settings(
+        ClassifierSettings(models=(model(path, crop_margin=0.0),), crop_margin=1.0, min_crop_size=8)
+    )
+    whole = tight.raw_scores([image])[0]["color"]
+    boxed = tight.raw_scores([image], [np.array([90, 90, 110, 110], np.float32)])[0]["color"]
+    assert whole.top(1)[0].label == "blue"  # the whole image as given
+    assert boxed.top(1)[0].label == "red"  # the member's own margin (0) around the box
+    hot = ClassifierBank(
+        tight.classifiers, calibration=Calibration({"color": HeadCalibration(method="temperature", temperature=5.0)})
+    )
+    np.testing.assert_allclose(hot.raw_scores([image])[0]["color"].probs, whole.probs)
+    with pytest.raises(ValueError, match="one box per crop"):
+        tight.raw_scores([image], [])

@@ -14,6 +14,7 @@ from streamer.cli.main import main
 from tests.streamer.cli.without_tools import run_without_tools
 
 COMMANDS = (
+    "adapt",
     "alerts",
     "api",
     "bench",
