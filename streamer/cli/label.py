@@ -225,7 +225,7 @@ def crops(
 
 
 def _answers(bank: ClassifierBank, image: NDArray[np.uint8]) -> dict[str, tuple[str, float]]:
-    from streamer.history.label_fields import FIELD_HEADS
+    from classifiers.adaptation.fields import FIELD_HEADS
 
     found = bank.classify_images([image])[0]
     if found is None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streamer.history.label_fields import CANT_TELL, FIELDS, LabelError
+from classifiers.adaptation.fields import CANT_TELL
+from streamer.history.label_fields import FIELDS, LabelError
 from streamer.history.labels import Label, LabelsStore, slug
 
 CSV_COLUMNS = (
@@ -68,16 +69,19 @@ def export_labels(
     merged, conflicted = merge_tracks(live)
     rows: list[dict[str, str]] = []
     left_out: dict[str, int] = defaultdict(int)
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     folder.mkdir(parents=True, exist_ok=True)
     for label in sorted(live, key=lambda x: (x.camera_id, x.track, -x.labelled_at.timestamp())):
         values = merged[(label.camera_id, label.track)]
         for view in label.views:
             source = Path(view)
             relative = Path("crops") / slug(label.camera_id) / source.name
-            if (label.camera_id, relative.as_posix()) in seen:
-                continue  # the same view labelled twice (two people): one row, or one left out
-            seen.add((label.camera_id, relative.as_posix()))
+            # The same view of a vehicle labelled twice (two people): one row. The same picture in two vehicles
+            # (identical frames are stored once) is a row for each.
+            key = (label.camera_id, label.track, relative.as_posix())
+            if key in seen:
+                continue
+            seen.add(key)
             if not any(values.values()):
                 left_out["no field value (verdict only, or every field in conflict)"] += 1
             elif named is not None and values[named] in (None, CANT_TELL):
@@ -85,8 +89,9 @@ def export_labels(
             elif not source.is_file():
                 left_out["view file missing"] += 1
             else:
-                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, folder / relative)
+                if not (folder / relative).exists():
+                    (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, folder / relative)
                 rows.append(
                     {
                         "path": relative.as_posix(),

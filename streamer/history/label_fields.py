@@ -7,14 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from classifiers.adaptation.fields import CANT_TELL, FIELD_HEADS, head_for_field
 from streamer.history.store import Sighting
 
-# The label fields and the bank heads that answer them (first present wins). The same mapping as
-# `classifiers.adaptation.fields.FIELD_HEADS` of issue 19's design (owned by the adaptation package); kept here
-# until that package is merged so the history does not depend on it.
-FIELD_HEADS: dict[str, tuple[str, ...]] = {"make": ("make",), "color": ("color",), "body_type": ("type", "body_type")}
 FIELDS: tuple[str, ...] = tuple(FIELD_HEADS)
-CANT_TELL = "unknown"
 VERDICTS = ("right_vehicle", "wrong_vehicle")
 Vocabulary = Mapping[str, Sequence[str]]
 """Field → the labels the loaded heads know for it (a field with no head: absent or empty)."""
@@ -27,8 +23,8 @@ class LabelError(ValueError):
 def vocabulary_of(heads: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
     """Field → sorted labels, from a bank's ``head → labels`` (first head of `FIELD_HEADS` present wins)."""
     out: dict[str, tuple[str, ...]] = {}
-    for field, names in FIELD_HEADS.items():
-        head = next((h for h in names if h in heads), None)
+    for field in FIELD_HEADS:
+        head = head_for_field(field, heads)
         if head is not None:
             out[field] = tuple(sorted(heads[head], key=str.lower))
     return out

@@ -28,9 +28,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from classifiers.adaptation.fields import CANT_TELL
 from redisbus.data_dir import default_data_dir
 from streamer.history.label_fields import (
-    CANT_TELL,
     FIELDS,
     LabelError,
     Vocabulary,

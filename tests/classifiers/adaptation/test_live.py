@@ -91,7 +91,7 @@ def live(files: Files, clock: Clock, errors: list[str] | None = None) -> LiveAda
 def test_a_new_version_is_picked_up_within_reload_s_and_a_corrupt_one_keeps_the_previous(
     files: Files, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock, errors = Clock(), []
+    clock, errors = Clock(), list[str]()
     adaptations = live(files, clock, errors)
     assert adaptations.for_camera("gate") is None  # no pointer: the base models
     files.write("gate", "v0001.npz", "blue")
@@ -100,7 +100,8 @@ def test_a_new_version_is_picked_up_within_reload_s_and_a_corrupt_one_keeps_the_
     assert adaptations.for_camera("gate") is None  # not looked at again before reload_s
     clock.now = 2.5
     found = adaptations.for_camera("gate")
-    assert found is not None and found.version == "v0001"
+    assert found is not None
+    assert found.version == "v0001"
     assert adaptations.decided_by("gate", ["color", "make"]) == {"color": "gate/v0001", "make": BASE_VERSION}
 
     files.write("gate", "v0002.npz", "corrupt")
@@ -108,14 +109,18 @@ def test_a_new_version_is_picked_up_within_reload_s_and_a_corrupt_one_keeps_the_
     clock.now = 5.0
     with caplog.at_level(logging.ERROR):
         found = adaptations.for_camera("gate")
-    assert found is not None and found.version == "v0001"  # the previous version stays in use
+    assert found is not None
+    assert found.version == "v0001"
     assert errors == ["gate"]
-    assert "keeping v0001" in caplog.text and "bad checksum" in caplog.text
+    assert "keeping v0001" in caplog.text
+    assert "bad checksum" in caplog.text
     state = adaptations.states()[0]
-    assert (state.version, state.pointer) == ("v0001", "v0002.npz") and state.error is not None
+    assert (state.version, state.pointer) == ("v0001", "v0002.npz")
+    assert state.error is not None
     clock.now = 8.0
     adaptations.for_camera("gate")
-    assert errors == ["gate"] and files.loads.count("v0002.npz") == 1  # an unchanged bad pointer: said once
+    assert errors == ["gate"]
+    assert files.loads.count("v0002.npz") == 1
 
     (files.root / "gate" / "CURRENT").unlink()  # rolled back to the base models
     clock.now = 11.0
@@ -124,7 +129,7 @@ def test_a_new_version_is_picked_up_within_reload_s_and_a_corrupt_one_keeps_the_
 
 
 def test_a_pointer_outside_the_cameras_folder_or_to_another_camera_is_refused(files: Files) -> None:
-    clock, errors = Clock(), []
+    clock, errors = Clock(), list[str]()
     adaptations = live(files, clock, errors)
     files.write("yard", "v0001.npz", "blue")
     files.write("gate", "x", "blue")
@@ -135,7 +140,7 @@ def test_a_pointer_outside_the_cameras_folder_or_to_another_camera_is_refused(fi
 
 
 def test_an_adaptation_that_no_longer_fits_the_model_falls_back_to_the_base_head(files: Files) -> None:
-    clock, errors = Clock(), []
+    clock, errors = Clock(), list[str]()
     adaptations = LiveAdaptations(files.root, lambda p: Swap("gate", "v0003", fitted_labels=("a", "b")), clock=clock)
     files.write("gate", "v0003.npz", "blue")
     files.point("gate", "v0003.npz")
@@ -177,7 +182,8 @@ def test_the_bank_applies_a_cameras_version_to_that_camera_only(tmp_path: Path, 
     # Without cameras (the recognise API, `classify IMAGE`) nothing is adapted.
     red = solid_bgr("red", 64, 64)
     plain = bank.classify_boxes([(red, detections_of((4, 4, 60, 60)))]).frames[0][0]
-    assert plain is not None and plain.top(1)["color"][0].label == "red"
+    assert plain is not None
+    assert plain.top(1)["color"][0].label == "red"
 
 
 def test_an_adapted_heads_abstention_drops_the_head(tmp_path: Path) -> None:
@@ -187,3 +193,28 @@ def test_an_adapted_heads_abstention_drops_the_head(tmp_path: Path) -> None:
     (tmp_path / "gate" / "CURRENT").write_text("v0001.npz")
     bank = bank_with(tmp_path, adaptations)
     assert colours(bank, ["gate", "yard"]) == [None, "red"]
+
+
+def test_a_corrupt_published_file_keeps_the_previous_version_with_the_real_loader(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from classifiers.adaptation import AdaptationStore, HeadAdaptation, adaptation_bytes, load_adaptation
+
+    store = AdaptationStore(tmp_path)
+    head = HeadAdaptation(head="color", labels=("red", "green", "blue"), method="base", threshold=0.0)
+    store.publish("gate", adaptation_bytes("gate", {"color": head}, {"created_by": "test"}))
+    clock, errors = Clock(), list[str]()
+    adaptations = LiveAdaptations(tmp_path, load_adaptation, reload_s=1.0, clock=clock, on_error=errors.append)
+    found = adaptations.for_camera("gate")
+    assert found is not None
+    assert found.version == "v0001"
+    # A version file damaged on disk (a half-copied file, a bad sync) and pointed to.
+    (tmp_path / "gate" / "v0002.npz").write_bytes(b"PK\x03\x04 not a whole archive")
+    (tmp_path / "gate" / "CURRENT").write_text("v0002.npz\n")
+    clock.now = 2.0
+    with caplog.at_level(logging.ERROR):
+        found = adaptations.for_camera("gate")
+    assert found is not None
+    assert found.version == "v0001"
+    assert errors == ["gate"]
+    assert "keeping v0001" in caplog.text
