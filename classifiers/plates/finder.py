@@ -36,6 +36,8 @@ class PlateRegion:
 
 def find_plates(image: NDArray[np.uint8], limit: int = 4) -> list[PlateRegion]:
     """Up to ``limit`` plate-like regions of a BGR image, most plate-like first."""
+    if limit <= 0:
+        return []
     h, w = image.shape[:2]
     scale = min(1.0, _WORK_SIDE / max(h, w, 1))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
