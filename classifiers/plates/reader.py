@@ -28,6 +28,7 @@ _PAD = 0.12  # margin around a text line when it is read, × its height
 _REREAD_PADS = (0.03, 0.3)  # the other cuts an unsure line is read again with
 _FINDER_MARGIN = (0.3, 0.8)  # context kept around a plate-like region for the closer look, × its width, height
 _FINDER_LINES = 2  # most text lines kept from one closer look
+_HIGH_TEXT_PENALTY = 0.4  # rank lost by a line at the very top of a crop (none in the lower half)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +96,13 @@ class PlateReader:
                 continue
             scale = tallest_fitting[line.crop] or tallest[line.crop]
             size = min(1.0, _shape(line.quad)[1] / (0.7 * scale))
+            # Plates sit in a vehicle's lower half: text higher up (a roof number, a van's lettering) ranks lower.
+            low = min(1.0, _shape(line.quad)[3] / (0.5 * crops[line.crop].shape[0]))
             rank = (
                 reading.confidence ** (1.0 / len(reading.text))
                 * (1.0 if reading.format is not None else self.settings.unformatted_weight)
                 * size
+                * (1.0 - _HIGH_TEXT_PENALTY * (1.0 - low))
             )
             current = best[line.crop]
             if current is None or rank > current[0]:

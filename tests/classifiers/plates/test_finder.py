@@ -77,3 +77,25 @@ def test_no_closer_look_when_switched_off() -> None:
     models = WindowOnlyModels(image.shape)
     assert PlateReader(settings, models).read([image]) == [None]  # type: ignore[arg-type]
     assert models.windows == []
+
+
+class TwoLineModels:
+    """Two lines of the same size that both read as a plate: one high on the crop, one low."""
+
+    def detect(
+        self, image: NDArray[np.uint8], max_side: int = 960, max_upscale: float = 1.0
+    ) -> list[tuple[NDArray[np.float32], float]]:
+        high = np.array([[40, 10], [160, 10], [160, 40], [40, 40]], np.float32)
+        low = high + np.array([0, 180], np.float32)
+        return [(high, 0.9), (low, 0.9)]
+
+    def recognize(self, lines: Sequence[NDArray[np.uint8]]) -> list[Read]:
+        return [_read("9937410", [0.99] * 7), _read("1049338", [0.97] * 7)][: len(lines)]
+
+
+def test_of_two_plate_like_reads_the_lower_one_wins() -> None:
+    """A truck's roof number reads as well as its plate; plates sit in a vehicle's lower half."""
+    settings = PlateReaderSettings(formats={"us": [r"[0-9]{7}"]}, finder_regions=0)
+    [reading] = PlateReader(settings, TwoLineModels()).read([np.full((240, 200, 3), 128, np.uint8)])  # type: ignore[arg-type]
+    assert reading is not None
+    assert reading.text == "1049338"
