@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,3 +100,28 @@ def test_of_two_plate_like_reads_the_lower_one_wins() -> None:
     [reading] = PlateReader(settings, TwoLineModels()).read([np.full((240, 200, 3), 128, np.uint8)])  # type: ignore[arg-type]
     assert reading is not None
     assert reading.text == "1049338"
+
+
+def test_the_eval_command_takes_the_number_of_regions(tmp_path: Path) -> None:
+    import csv
+
+    import cv2
+    from click.testing import CliRunner
+
+    from streamer.cli.main import main
+
+    data = tmp_path / "plates"
+    data.mkdir()
+    image, (x, y, w, h) = car_with_plate("7XK123", plate_width=170)
+    cv2.imwrite(str(data / "0.png"), image)
+    with (data / "labels.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(
+            [["path", "plate", "x", "y", "w", "h", "region"], ["0.png", "7XK123", x, y, w, h, "us"]]
+        )
+    args = ["plates", "eval", str(data), "--quiet", "--threads", "1", "--finder-regions"]
+    result = CliRunner().invoke(main, [*args, "0"])
+    assert result.exit_code == 0, result.output
+    assert '"exact": 1.0' in result.output
+    refused = CliRunner().invoke(main, [*args, "-1"])
+    assert refused.exit_code == 2
+    assert "finder-regions" in refused.output
