@@ -2,8 +2,10 @@
 
 Per crop: PP-OCR finds text lines (`classifiers.plates.ocr`); lines of a plate's shape (aspect, height, tilt,
 position) are kept, and neighbouring lines of the same height merged (a plate's halves "ABC 1234" are often two
-boxes); all kept lines of all crops are read in one batch, restricted to A-Z 0-9; reads of the wrong length are
-dropped; the formats fix look-alikes where needed; the best read by confidence × format fit wins.
+boxes); the plate finder's regions (`classifiers.plates.finder`) are searched again, enlarged, for lines the first
+look missed; all kept lines of all crops are read in one batch, restricted to A-Z 0-9; reads of the wrong length
+are dropped; the formats fix look-alikes where needed; the best read by confidence × format fit × size ×
+position wins.
 """
 
 from __future__ import annotations
