@@ -30,6 +30,12 @@ def plates_group() -> None:
 @click.option(
     "--all-formats", is_flag=True, help="Every region's formats for every image (default: the image's region's only)."
 )
+@click.option(
+    "--finder-regions",
+    type=click.IntRange(0, 16),
+    default=None,
+    help="Plate-like regions given a closer look per image (default: the reader's setting; 0: none).",
+)
 @click.option("--threads", type=int, default=0, show_default=True, help="ONNX Runtime threads (0: its default).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def plates_eval(
@@ -41,6 +47,7 @@ def plates_eval(
     track_scale: tuple[float, float],
     no_formats: bool,
     all_formats: bool,
+    finder_regions: int | None,
     threads: int,
     quiet: bool,
 ) -> None:
@@ -54,7 +61,10 @@ def plates_eval(
     labels = every = load_labels(data)
     if limit:
         labels = labels[:: max(1, len(labels) // limit)][:limit]
-    settings = PlateReaderSettings(threads=threads, **({"formats": {}} if no_formats else {}))
+    overrides: dict[str, object] = {"formats": {}} if no_formats else {}
+    if finder_regions is not None:
+        overrides["finder_regions"] = finder_regions
+    settings = PlateReaderSettings(threads=threads, **overrides)
     reader = PlateReader(settings)
 
     def progress(what: str) -> Progress:

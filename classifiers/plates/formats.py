@@ -105,7 +105,17 @@ class PlateFormats:
         self, text: str, confidences: list[float], alternatives: list[Sequence[float]], prior: float
     ) -> tuple[float, str, tuple[float, ...], str] | None:
         """The most probable look-alike variant of ``text`` (itself included) that fits a format, or None."""
-        swappable = [i for i, ch in enumerate(text) if ch in LOOK_ALIKES][:_MAX_SWAPS]
+        swappable = [i for i, ch in enumerate(text) if ch in LOOK_ALIKES]
+        if alternatives:
+            # Only characters whose look-alike the recogniser saw can swap; the likeliest swaps are tried first,
+            # so a doubtful character late in the read is not crowded out by sure ones before it.
+            seen = [
+                i for i in swappable if alternatives[i][ALPHABET.index(LOOK_ALIKES[text[i]])] >= _MIN_SWAP_PROBABILITY
+            ]
+            seen.sort(key=lambda i: -alternatives[i][ALPHABET.index(LOOK_ALIKES[text[i]])])
+            swappable = sorted(seen[:_MAX_SWAPS])
+        else:
+            swappable = swappable[:_MAX_SWAPS]
         best: tuple[float, str, tuple[float, ...], str] | None = None
         for mask in itertools.product((False, True), repeat=len(swappable)):
             chars = list(text)

@@ -2,8 +2,10 @@
 
 Per crop: PP-OCR finds text lines (`classifiers.plates.ocr`); lines of a plate's shape (aspect, height, tilt,
 position) are kept, and neighbouring lines of the same height merged (a plate's halves "ABC 1234" are often two
-boxes); all kept lines of all crops are read in one batch, restricted to A-Z 0-9; reads of the wrong length are
-dropped; the formats fix look-alikes where needed; the best read by confidence × format fit wins.
+boxes); the plate finder's regions (`classifiers.plates.finder`) are searched again, enlarged, for lines the first
+look missed; all kept lines of all crops are read in one batch, restricted to A-Z 0-9; reads of the wrong length
+are dropped; the formats fix look-alikes where needed; the best read by confidence × format fit × size ×
+position wins.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from classifiers.plates.finder import PlateRegion, find_plates
 from classifiers.plates.formats import PlateFormats
 from classifiers.plates.fusion import PlateFusion
 from classifiers.plates.ocr import TextModels, rectify
@@ -25,6 +28,9 @@ from classifiers.plates.types import PlateReading
 
 _PAD = 0.12  # margin around a text line when it is read, × its height
 _REREAD_PADS = (0.03, 0.3)  # the other cuts an unsure line is read again with
+_FINDER_MARGIN = (0.3, 0.8)  # context kept around a plate-like region for the closer look, × its width, height
+_FINDER_LINES = 2  # most text lines kept from one closer look
+_HIGH_TEXT_PENALTY = 0.4  # rank lost by a line at the very top of a crop (none in the lower half)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +81,30 @@ class PlateReader:
         reads = self.models.recognize(images)
         best: list[tuple[float, PlateReading] | None] = [None] * len(crops)
         chosen: list[_Line | None] = [None] * len(crops)
+        readings = [
+            self._reading(line, text, confs, rows) for line, (text, confs, rows) in zip(lines, reads, strict=True)
+        ]
+        # A plate's characters are the largest text around it that reads as a plate: a line much smaller than the
+        # tallest such line (a date sticker, a dealer's line under the plate) ranks lower. Text that fits no
+        # format (a van's lettering, a make's badge) sets the scale only when nothing fits.
         tallest = [0.0] * len(crops)
-        for line in lines:
+        tallest_fitting = [0.0] * len(crops)
+        for line, reading in zip(lines, readings, strict=True):
             tallest[line.crop] = max(tallest[line.crop], _shape(line.quad)[1])
-        for line, (text, confs, rows) in zip(lines, reads, strict=True):
-            reading = self._reading(line, text, confs, rows)
+            if reading is not None and reading.format is not None:
+                tallest_fitting[line.crop] = max(tallest_fitting[line.crop], _shape(line.quad)[1])
+        for line, reading in zip(lines, readings, strict=True):
             if reading is None:
                 continue
-            # A plate's characters are the largest text around it: a line much smaller than the tallest
-            # candidate (a date sticker, a dealer's line under the plate) ranks lower.
-            size = min(1.0, _shape(line.quad)[1] / (0.7 * tallest[line.crop]))
+            scale = tallest_fitting[line.crop] or tallest[line.crop]
+            size = min(1.0, _shape(line.quad)[1] / (0.7 * scale))
+            # Plates sit in a vehicle's lower half: text higher up (a roof number, a van's lettering) ranks lower.
+            low = min(1.0, _shape(line.quad)[3] / (0.5 * crops[line.crop].shape[0]))
             rank = (
                 reading.confidence ** (1.0 / len(reading.text))
                 * (1.0 if reading.format is not None else self.settings.unformatted_weight)
                 * size
+                * (1.0 - _HIGH_TEXT_PENALTY * (1.0 - low))
             )
             current = best[line.crop]
             if current is None or rank > current[0]:
@@ -168,8 +184,38 @@ class PlateReader:
 
     def _plate_lines(self, index: int, crop: NDArray[np.uint8]) -> list[_Line]:
         s = self.settings
-        height = crop.shape[0]
-        found = self.models.detect(crop, s.detect_side, s.max_upscale)
+        kept = self._lines_in(index, self.models.detect(crop, s.detect_side, s.max_upscale), crop.shape[0])
+        # Plate-like lines first: larger and better-scored lines are likelier the plate than a sticker's text.
+        kept.sort(key=lambda ln: -ln.score * math.sqrt(_shape(ln.quad)[1]))
+        kept = kept[: s.max_candidates]
+        for region in find_plates(crop, s.finder_regions):
+            kept.extend(self._closer_look(index, crop, region))
+        return kept
+
+    def _closer_look(self, index: int, crop: NDArray[np.uint8], region: PlateRegion) -> list[_Line]:
+        """Text lines found by detecting again on a plate-like region's surroundings, enlarged so the region is
+        ``finder_height`` pixels high (at most 4×); their quadrilaterals in the crop's pixels."""
+        s = self.settings
+        x1, y1, x2, y2 = region.box
+        mx, my = _FINDER_MARGIN[0] * (x2 - x1), _FINDER_MARGIN[1] * (y2 - y1)
+        left, top = max(0, int(x1 - mx)), max(0, int(y1 - my))
+        right, bottom = min(crop.shape[1], int(x2 + mx) + 1), min(crop.shape[0], int(y2 + my) + 1)
+        if right - left < 8 or bottom - top < 8:
+            return []
+        window = np.ascontiguousarray(crop[top:bottom, left:right])
+        enlarge = min(4.0, max(1.0, s.finder_height / max(y2 - y1, 1.0)))
+        side = round(enlarge * max(window.shape[:2]))
+        found = [
+            (quad + np.array([left, top], np.float32), score)
+            for quad, score in self.models.detect(window, side, enlarge)
+        ]
+        lines = self._lines_in(index, found, crop.shape[0])
+        lines.sort(key=lambda ln: -ln.score * math.sqrt(_shape(ln.quad)[1]))
+        return lines[:_FINDER_LINES]
+
+    def _lines_in(self, index: int, found: list[tuple[NDArray[np.float32], float]], height: int) -> list[_Line]:
+        """The detected lines of a plate's shape, and neighbouring pairs of them merged."""
+        s = self.settings
         kept: list[_Line] = []
         shapes = [(quad, score, *_shape(quad)) for quad, score in found]
         for quad, score, w, h, tilt, cy in shapes:
@@ -178,9 +224,7 @@ class PlateReader:
             if s.min_aspect <= w / h <= s.max_aspect:
                 kept.append(_Line(index, quad, score))
         kept.extend(_merged(index, shapes, s))
-        # Plate-like lines first: larger and better-scored lines are likelier the plate than a sticker's text.
-        kept.sort(key=lambda ln: -ln.score * math.sqrt(_shape(ln.quad)[1]))
-        return kept[: s.max_candidates]
+        return kept
 
 
 def _shape(quad: NDArray[np.float32]) -> tuple[float, float, float, float]:

@@ -67,4 +67,18 @@ class PlateReaderSettings(BaseModel):
     max_upscale: float = Field(
         default=2.0, ge=1.0, le=4.0, description="Most a small crop is enlarged towards detect_side for text detection."
     )
+    finder_regions: int = Field(
+        default=4,
+        ge=0,
+        le=16,
+        description=(
+            "Plate-like regions (dense vertical strokes of a plate's shape) whose surroundings are searched again "
+            "for text, enlarged (0: none; finds plates the first look at detect_side misses)."
+        ),
+    )
+    finder_height: float = Field(
+        default=64.0,
+        ge=8,
+        description="Height in pixels a plate-like region is enlarged to (at most 4x) for its closer look.",
+    )
     threads: int = Field(default=0, ge=0, description="ONNX Runtime threads (0: its default).")

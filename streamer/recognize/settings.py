@@ -268,8 +268,10 @@ class ScheduleSettings(BaseModel):
 def _vehicle_crop_reader() -> PlateReaderSettings:
     # On a vehicle crop the plate sits in the lower part: text above ~1/3 of the height is a windscreen sticker,
     # a roof sign or a badge. Crops are not enlarged for detection: 2x doubled the plate stage's cost in the
-    # service (vehiclewatch bench --plates) for a gain measured on small photos only.
-    return PlateReaderSettings(min_center_y=0.35, max_upscale=1.0)
+    # service (vehiclewatch bench --plates) for a gain measured on small photos only. The plate finder's closer
+    # look is off for the same reason: even one region tripled the plate stage's time per frame in that bench
+    # (10-11 -> 31-40 ms on swdee_cars), for a gain measured on photos (plates_dev), not on vehicle crops.
+    return PlateReaderSettings(min_center_y=0.35, max_upscale=1.0, finder_regions=0)
 
 
 class PlateStageSettings(BaseModel):

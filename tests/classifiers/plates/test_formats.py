@@ -70,3 +70,12 @@ def test_readings_validate() -> None:
         PlateReading("ab12", (0.9,) * 4, (0, 0, 1, 1))
     with pytest.raises(ValueError, match="one confidence"):
         PlateReading("AB12", (0.9,), (0, 0, 1, 1))
+
+
+def test_a_doubtful_character_late_in_a_read_is_swapped_however_many_look_alikes_come_before_it() -> None:
+    # Slovak BA268IM read BA2681M: B, A, 2, 6 and 8 all have look-alikes, but only the 1 is in doubt (I 0.2);
+    # the format fixes it rather than dropping a character to fit a looser format.
+    rows = _rows("BA2681M", {5: ("I", 0.2)})
+    text, confs, region = EU.fix("BA2681M", [0.93, 0.92, 0.93, 0.98, 0.99, 0.71, 0.96], rows)
+    assert (text, region) == ("BA268IM", "eu")
+    assert confs[5] == pytest.approx(0.2)
