@@ -41,18 +41,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from classifiers.adaptation import (
-    CANT_TELL,
-    AdaptationStore,
-    LabelledView,
-    NotEnoughLabelsError,
-    adapt_camera,
-    load_adaptation,
-    read_views,
-    write_report,
-    write_views,
-)
-from classifiers.adaptation.fields import FIELD_HEADS
+from classifiers.adaptation.adapt import adapt_camera
+from classifiers.adaptation.dataset import LabelledView, read_views, write_views
+from classifiers.adaptation.errors import NotEnoughLabelsError
+from classifiers.adaptation.fields import CANT_TELL, FIELD_HEADS
+from classifiers.adaptation.file import load_adaptation
+from classifiers.adaptation.report import write_report
+from classifiers.adaptation.store import AdaptationStore
 from classifiers.bank import ClassifierBank
 from classifiers.settings import ClassifierSettings
 from classifiers.types import HeadScores

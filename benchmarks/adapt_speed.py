@@ -25,7 +25,9 @@ import numpy as np
 from adapt_clips import SHARED, labels_of, open_bank, read_dev
 from numpy.typing import NDArray
 
-from classifiers.adaptation import AdaptationStore, LabelledView, adapt_camera, read_views, write_views
+from classifiers.adaptation.adapt import adapt_camera
+from classifiers.adaptation.dataset import LabelledView, read_views, write_views
+from classifiers.adaptation.store import AdaptationStore
 from classifiers.types import HeadScores
 
 

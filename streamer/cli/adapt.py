@@ -25,7 +25,7 @@ from streamer.cli.errors import clear_errors, fail, needs_tools
 from streamer.cli.options import classifier_option, color_recognizer_option, models_option
 
 if TYPE_CHECKING:
-    from classifiers.adaptation import AdaptationStore
+    from classifiers.adaptation.store import AdaptationStore
     from classifiers.crops import ImageArray
     from classifiers.settings import ClassifierSettings
     from classifiers.types import HeadScores
@@ -41,7 +41,7 @@ store_option = click.option(
 
 
 def _store(store_dir: Path | None) -> AdaptationStore:
-    from classifiers.adaptation import AdaptationStore
+    from classifiers.adaptation.store import AdaptationStore
     from redisbus.data_dir import default_data_dir
 
     return AdaptationStore(store_dir if store_dir is not None else default_data_dir() / ADAPTED_SUBDIR)
@@ -177,8 +177,10 @@ def _run(
 ) -> None:
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    from classifiers.adaptation import NotEnoughLabelsError, adapt_camera, check_labels, read_views, write_report
-    from classifiers.adaptation.adapt import labelled_vehicles
+    from classifiers.adaptation.adapt import adapt_camera, check_labels, labelled_vehicles
+    from classifiers.adaptation.dataset import read_views
+    from classifiers.adaptation.errors import NotEnoughLabelsError
+    from classifiers.adaptation.report import write_report
     from classifiers.bank import ClassifierBank
 
     views = read_views(labels_dir)
@@ -217,7 +219,8 @@ def _run(
 @store_option
 def adapt_list(camera: str | None, store_dir: Path | None) -> None:
     """Each camera's versions (* = current) with what made them."""
-    from classifiers.adaptation import AdaptationFileError, load_adaptation
+    from classifiers.adaptation.errors import AdaptationFileError
+    from classifiers.adaptation.file import load_adaptation
 
     with clear_errors():
         store = _store(store_dir)

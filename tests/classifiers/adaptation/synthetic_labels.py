@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from classifiers.adaptation import LabelledView, write_views
+from classifiers.adaptation.dataset import LabelledView, write_views
 
 # BGR paint as each camera shows it.
 GATE = {"green": (200, 150, 0), "blue": (255, 40, 0), "red": (0, 0, 255)}

@@ -9,15 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from classifiers.adaptation import (
-    AdaptationError,
-    AdaptationStore,
-    NotEnoughLabelsError,
-    adapt_camera,
-    load_adaptation,
-    read_views,
-    write_report,
-)
+from classifiers.adaptation.adapt import adapt_camera
+from classifiers.adaptation.dataset import read_views
+from classifiers.adaptation.errors import AdaptationError, NotEnoughLabelsError
+from classifiers.adaptation.file import load_adaptation
+from classifiers.adaptation.report import write_report
+from classifiers.adaptation.store import AdaptationStore
 from classifiers.bank import ClassifierBank
 from tests.classifiers.adaptation.synthetic_labels import GATE, YARD, labelled_dataset
 
@@ -115,7 +112,7 @@ def test_labels_are_matched_ignoring_case(color_bank: ClassifierBank, tmp_path: 
 
 def test_views_with_a_box_are_scored_on_each_members_cut(color_bank: ClassifierBank, tmp_path: Path) -> None:
     """A red vehicle in a blue crop: scored on its box (margin 0 here) it is red, as the service would see it."""
-    from classifiers.adaptation import LabelledView, write_views
+    from classifiers.adaptation.dataset import LabelledView, write_views
 
     rows, images = [], []
     for k in range(5):

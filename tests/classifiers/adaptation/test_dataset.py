@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from classifiers.adaptation import DatasetError, LabelledView, read_views, write_views
-from classifiers.adaptation.dataset import COLUMNS
+from classifiers.adaptation.dataset import COLUMNS, LabelledView, read_views, write_views
+from classifiers.adaptation.errors import DatasetError
 
 
 def _view(path: str = "crops/a.png", **labels: str) -> LabelledView:

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from classifiers.adaptation import AdaptationFileError, HeadAdaptation, adaptation_bytes, load_adaptation
+from classifiers.adaptation.errors import AdaptationFileError
+from classifiers.adaptation.file import adaptation_bytes, load_adaptation
+from classifiers.adaptation.transform import HeadAdaptation
 
 LABELS = ("black", "grey", "silver")
 

@@ -198,7 +198,9 @@ def test_an_adapted_heads_abstention_drops_the_head(tmp_path: Path) -> None:
 def test_a_corrupt_published_file_keeps_the_previous_version_with_the_real_loader(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from classifiers.adaptation import AdaptationStore, HeadAdaptation, adaptation_bytes, load_adaptation
+    from classifiers.adaptation.file import adaptation_bytes, load_adaptation
+    from classifiers.adaptation.store import AdaptationStore
+    from classifiers.adaptation.transform import HeadAdaptation
 
     store = AdaptationStore(tmp_path)
     head = HeadAdaptation(head="color", labels=("red", "green", "blue"), method="base", threshold=0.0)

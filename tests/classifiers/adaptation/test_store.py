@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers.adaptation import AdaptationError, AdaptationFileError, AdaptationStore, HeadAdaptation
-from classifiers.adaptation import adaptation_bytes as encode
+from classifiers.adaptation.errors import AdaptationError, AdaptationFileError
+from classifiers.adaptation.file import adaptation_bytes as encode
+from classifiers.adaptation.store import AdaptationStore
+from classifiers.adaptation.transform import HeadAdaptation
 
 
 def _file(camera: str = "gate", threshold: float = 0.0) -> bytes:
@@ -81,7 +83,7 @@ def test_camera_ids_cannot_leave_the_root(tmp_path: Path, camera: str) -> None:
 def test_thresholds_travel(tmp_path: Path) -> None:
     store = AdaptationStore(tmp_path)
     store.publish("gate", _file(threshold=0.75))
-    from classifiers.adaptation import load_adaptation
+    from classifiers.adaptation.file import load_adaptation
 
     path = store.current("gate")
     assert path is not None
