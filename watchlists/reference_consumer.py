@@ -27,7 +27,7 @@ import redis
 
 STREAM = "vehiclewatch:alerts"
 FIELD = "alert"
-KNOWN_VERSIONS = (1, 2, 3)
+KNOWN_VERSIONS = (1, 2, 3, 4)
 log = logging.getLogger("reference_consumer")
 
 

@@ -76,7 +76,7 @@ def test_an_alert_object_round_trips_through_the_consumer(redis_client: redis.Re
     assert got == [json.loads(alert.to_json())]
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_known_schema_versions(redis_client: redis.Redis, version: int) -> None:
     consume(redis_client, lambda a: None, group="g", block_ms=10, max_messages=0)
     add(redis_client, json.dumps(json.loads(make_alert("v").to_json()) | {"schema_version": version}))

@@ -10,8 +10,6 @@ finds that alert in the history with its thumbnail. Screenshots go to
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,23 +24,19 @@ import redis
 from streamer.service.config import load_settings
 from streamer.service.wiring import Service
 from tests.streamer.scene import make_scene
+from tests.streamer.web.browser import browser_tab, require_browser, screenshots_folder
 from tests.streamer.web.support import MAKES, TOKEN, write_tokens
 from tests.synthetic_classifier import make_color_classifier
 from watchlists.alerts import Alert, Box, EntryRef, FieldExplanation, LabelShare
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 15_000
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="install the dev extra (playwright) for browser tests")
-if not CHROMIUM.exists() and shutil.which("chromium") is None:
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_browser()
 
 
 @pytest.fixture(scope="module")
 def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("VEHICLEWATCH_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +70,8 @@ def service(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
 
 @pytest.fixture(scope="module")
 def page(service: Service) -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            args=["--no-sandbox", "--disable-gpu"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(TIMEOUT_MS)
-        tab = context.new_page()
-        tab.goto(f"http://127.0.0.1:{service.web.port}/")
+    with browser_tab(f"http://127.0.0.1:{service.web.port}/", TIMEOUT_MS) as tab:
         yield tab
-        browser.close()
 
 
 def test_the_page_signs_in_and_lists_the_cameras(page: Any, screens: Path) -> None:

@@ -10,8 +10,6 @@ watchlist asks for a green car, so nothing alerts before the adaptation, and the
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,26 +22,22 @@ import yaml
 from streamer.service.config import load_settings
 from streamer.service.wiring import Service
 from tests.streamer.scene import make_scene
+from tests.streamer.web.browser import browser_tab, require_browser, screenshots_folder
 from tests.streamer.web.review_support import history_settings, seed
 from tests.streamer.web.support import MAKES, TOKEN, write_tokens
 from tests.synthetic_classifier import make_color_classifier
 from watchlists.alerts import Alert
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 20_000
 VEHICLES = 6
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="install the dev extra (playwright) for browser tests")
-if not CHROMIUM.exists() and shutil.which("chromium") is None:
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_browser()
 pytest.importorskip("scipy", reason="adapting needs scipy (the tools extra)")
 
 
 @pytest.fixture(scope="module")
 def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("VEHICLEWATCH_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -90,17 +84,8 @@ def service(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterato
 @pytest.fixture(scope="module")
 def page(service: Service) -> Iterator[Any]:
     assert service.web is not None
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            args=["--no-sandbox", "--disable-gpu"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(TIMEOUT_MS)
-        tab = context.new_page()
-        tab.goto(f"http://127.0.0.1:{service.web.port}/ui/review")
+    with browser_tab(f"http://127.0.0.1:{service.web.port}/ui/review", TIMEOUT_MS) as tab:
         yield tab
-        browser.close()
 
 
 def alerts_since(service: Service, last_id: str) -> list[tuple[str, Alert]]:

@@ -10,8 +10,6 @@ back" its answer. Screenshots go to ``$VEHICLEWATCH_SCREENSHOTS`` when set, else
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,22 +18,18 @@ import httpx
 import pytest
 
 from streamer.web.runtime import WebApi
+from tests.streamer.web.browser import browser_tab, require_browser, screenshots_folder
 from tests.streamer.web.review_support import FakeAdapter, history_settings, seed
 from tests.streamer.web.support import OTHER_TOKEN, TOKEN, running_api
 
-CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT_MS = 10_000
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="install the dev extra (playwright) for browser tests")
-if not CHROMIUM.exists() and shutil.which("chromium") is None:
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_browser()
 
 
 @pytest.fixture(scope="module")
 def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("VEHICLEWATCH_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +55,8 @@ def client(api: WebApi) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def page(api: WebApi) -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            args=["--no-sandbox", "--disable-gpu"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(TIMEOUT_MS)
-        tab = context.new_page()
-        tab.goto(f"http://127.0.0.1:{api.port}/ui/review")
+    with browser_tab(f"http://127.0.0.1:{api.port}/ui/review", TIMEOUT_MS) as tab:
         yield tab
-        browser.close()
 
 
 def said(page: Any, text: str) -> None:
