@@ -300,6 +300,8 @@ def main() -> None:
     views = read_dev({clip: [float(g) for g in gains] for clip, *gains in args.cast})
     bank = open_bank(args.models, args.color_recognizer)
     scores = score_all(bank, views, as_given)
+    # Fitted on the crops as given, an adaptation is still served on the service's cuts of the box: judged there too.
+    served_scores = score_all(bank, views, False) if as_given else scores
     train, test = split(views)
     store_root = args.out / "store"
     if store_root.exists():
@@ -366,8 +368,14 @@ def main() -> None:
         for field in FIELD_HEADS:
             for name, rule in ((field, False), *((("make_size_rule", True),) if field == "make" else ())):
                 figures[name] = {
-                    when: judge(clip_test, scores, field, a, size_rule=rule).row()
-                    for when, a in (("before", None), ("after", adaptation), ("ungated", ungated))
+                    when: judge(clip_test, by, field, a, size_rule=rule).row()
+                    for when, a, by in (
+                        ("before", None, scores),
+                        ("after", adaptation, scores),
+                        ("ungated", ungated, scores),
+                        ("before_served", None, served_scores),
+                        ("after_served", adaptation, served_scores),
+                    )
                 }
         results[clip] = {
             "train_vehicles": len({v.vehicle for v in clip_train}),
@@ -397,6 +405,8 @@ def main() -> None:
     }
     (args.out / "adapt_clips.json").write_text(json.dumps(summary, indent=2, default=str))
     print_table(results, totals)
+    if as_given:
+        print_served(results, totals)
     plot(results, totals, args.out / "adapt_clips.png")
     print(f"{seconds:.0f} s, load average {os.getloadavg()[0]:.1f}; wrote {args.out}/adapt_clips.json and .png")
 
@@ -405,7 +415,7 @@ def pooled(results: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in ("make", "make_size_rule", "color", "body_type"):
         out[field] = {}
-        for when in ("before", "after", "ungated"):
+        for when in ("before", "after", "ungated", "before_served", "after_served"):
             t = Tally()
             for clip in results.values():
                 r = clip["figures"][field][when]
@@ -445,6 +455,19 @@ def print_table(results: Mapping[str, Any], totals: Mapping[str, Any]) -> None:
     for clip, r in results.items():
         ungated = ", ".join(f"{k} {v}" for k, v in r["ungated_methods"].items()) or "-"
         print(f"  {clip}: {r['note']} (chosen, ungated: {ungated})")
+
+
+def print_served(results: Mapping[str, Any], totals: Mapping[str, Any]) -> None:
+    """The same adaptations served as the service serves them: on each model's own cut of the box."""
+    cols = ("make", "make_size_rule", "color", "body_type")
+    print("\nthe same, served on the service's cuts of the box (fitted on the crops as given)")
+    print("| clip | " + " | ".join(f"{c} before → after" for c in cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for clip, r in [*results.items(), ("all", {"figures": totals})]:
+        f = r["figures"]
+        cells = [f"{fmt(f[c]['before_served'], c == 'color')} → {fmt(f[c]['after_served'], c == 'color')}"
+                 for c in cols]  # fmt: skip
+        print(f"| {clip} | " + " | ".join(cells) + " |")
 
 
 def plot(results: Mapping[str, Any], totals: Mapping[str, Any], path: Path) -> None:
