@@ -68,7 +68,7 @@ def subprocess_runner(work: Path) -> Runner:
 
 def write_config(work: Path, classifiers: Mapping[str, Any]) -> Path:
     """A service config with only what `label` and `adapt run` read: the history (database and labels folder in
-    ``work``) and the classifiers (paths made absolute: `adapt run` reads them as given)."""
+    ``work``) and the classifiers (paths made absolute, so the config holds wherever ``work`` is)."""
     work.mkdir(parents=True, exist_ok=True)
     config = {
         "history": {
