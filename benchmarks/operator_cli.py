@@ -55,7 +55,8 @@ class CameraOutcome:
 def subprocess_runner(work: Path) -> Runner:
     """`vehiclewatch` as a child process, with the data directory inside ``work`` (nothing outside it is touched)
     and no ``VEHICLEWATCH_MODELS`` (the config alone names the models)."""
-    command = shutil.which("vehiclewatch") or str(Path(sys.executable).with_name("vehiclewatch"))
+    beside = Path(sys.executable).with_name("vehiclewatch")  # this environment's, even when it is not activated
+    command = str(beside) if beside.is_file() else shutil.which("vehiclewatch") or "vehiclewatch"
     env = {k: v for k, v in os.environ.items() if k != "VEHICLEWATCH_MODELS"}
     env["XDG_DATA_HOME"] = str(work / "data")
 
