@@ -1,7 +1,7 @@
 """Per-camera adaptation on the shared clips, labelled as an operator would: first half labelled, second half tested.
 
 Usage: python benchmarks/adapt_clips.py [--models ../shared/models] [--color-recognizer out/color/recognizer.yaml]
-       [--out out/adapt_clips] [--min-vehicles 3] [--as-given]
+       [--out out/adapt_clips] [--min-vehicles 3] [--as-given] [--via-cli]
 
 Each clip of ``../shared/datasets/traffic_crops_dev`` is one camera. Its vehicles (``same_as`` groups the views) whose
 first view is in the first half of the clip (by ``time_s``) are labelled, as an operator labelling the vehicles seen
@@ -16,10 +16,19 @@ The bank is the project's default: the make model on the tight box (``crop_margi
 0.05, the omz ``type`` head. By default each model gets its own cut of the box as the service cuts it
 (``ClassifierBank.raw_scores(crops, boxes)``); ``--as-given`` gives every model the stored crop as it is.
 
+``--via-cli`` takes the operator's own path through the commands instead of writing the dataset: each first-half
+vehicle is labelled with ``vehiclewatch label crops <its folder> --camera <clip> --make .. --color .. --body-type ..``
+(one process per vehicle; "can't tell" given as ``unknown``) into a history database under ``OUT/cli``; per clip,
+``vehiclewatch label export --camera <clip>`` and ``vehiclewatch adapt run --labels <export> --camera <clip>`` build
+and gate the adaptation (``benchmarks/operator_cli.py``). The export has no boxes, so ``adapt run`` scores each crop
+as it is: this mode implies ``--as-given``, and its figures are those of the direct ``--as-given`` run.
+
 ``--cast CLIP B G R`` multiplies that clip's crops by per-channel gains: a simulated camera with a colour cast.
 
 Prints a table and writes ``OUT/adapt_clips.json``, ``OUT/adapt_clips.png``, the labelled dataset
-(``OUT/labels``), the store (``OUT/store``) and each camera's adaptation report (``OUT/reports/<clip>``).
+(``OUT/labels``; with ``--via-cli`` the commands' work folder ``OUT/cli``: history database, kept views, exports
+``OUT/cli/export/<clip>``, reports ``OUT/cli/reports/<clip>``), the store (``OUT/store``), the ungated store
+(``OUT/store_ungated``) and each camera's adaptation report (``OUT/reports/<clip>``).
 """
 
 from __future__ import annotations
@@ -40,13 +49,15 @@ from typing import Any
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from operator_cli import Vehicle, export_and_adapt, label_vehicles, subprocess_runner, write_config
+from tqdm import tqdm  # type: ignore[import-untyped]
 
 from classifiers.adaptation.adapt import adapt_camera
 from classifiers.adaptation.dataset import LabelledView, read_views, write_views
 from classifiers.adaptation.errors import NotEnoughLabelsError
 from classifiers.adaptation.fields import CANT_TELL, FIELD_HEADS
 from classifiers.adaptation.file import load_adaptation
-from classifiers.adaptation.report import write_report
+from classifiers.adaptation.report import AdaptationReport, write_report
 from classifiers.adaptation.store import AdaptationStore
 from classifiers.bank import ClassifierBank
 from classifiers.settings import ClassifierSettings
@@ -95,16 +106,20 @@ def labels_of(row: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def open_bank(models: Path, recognizer: Path) -> ClassifierBank:
-    settings = ClassifierSettings(
-        models=(
+def bank_settings(models: Path, recognizer: Path) -> dict[str, Any]:
+    """The bank's ``classifiers`` section (also written into the config the commands read with ``--via-cli``)."""
+    return {
+        "models": [
             {"model": models / "spectrico_make_mobilenetv3_224.onnx", "crop_margin": 0.0, "providers": ["cpu"]},
             {"model": models / "omz_vehicle_attributes_0039_72.onnx", "heads": ["type"], "providers": ["cpu"]},
-        ),
-        color_recognizer={"file": recognizer, "providers": ["cpu"]},
-        crop_margin=0.05,
-    )
-    return ClassifierBank.from_settings(settings)
+        ],
+        "color_recognizer": {"file": recognizer, "providers": ["cpu"]},
+        "crop_margin": 0.05,
+    }
+
+
+def open_bank(models: Path, recognizer: Path) -> ClassifierBank:
+    return ClassifierBank.from_settings(ClassifierSettings(**bank_settings(models, recognizer)))
 
 
 def read_dev(cast: Mapping[str, Sequence[float]] | None = None) -> list[View]:
@@ -170,6 +185,21 @@ def write_labelled(views: Sequence[View], folder: Path) -> list[LabelledView]:
     ]
     write_views(folder, rows, [_png(v.image) for v in views])
     return read_views(folder)
+
+
+def operator_vehicles(views: Sequence[View]) -> list[Vehicle]:
+    """The vehicles as an operator labels them with `vehiclewatch label crops`: a folder per vehicle, the values of
+    its hand labels ("can't tell" given as ``unknown``, as ``labels_of`` reads them)."""
+    by_vehicle: dict[tuple[str, str], list[View]] = {}
+    for v in views:
+        by_vehicle.setdefault((v.clip, v.vehicle), []).append(v)
+    out = []
+    for (clip, key), own in sorted(by_vehicle.items()):
+        labels = labels_of(own[0].row)
+        if any(labels_of(v.row) != labels for v in own):
+            raise ValueError(f"the views of vehicle {key} ({clip}) disagree in labels.csv")
+        out.append(Vehicle(clip, key, tuple((Path(v.row["crop_path"]).name, v.image) for v in own), labels))
+    return out
 
 
 def _png(image: NDArray[np.uint8]) -> bytes:
@@ -243,6 +273,12 @@ def main() -> None:
     parser.add_argument("--min-vehicles", type=int, default=3, help="Labelled vehicles a camera needs to adapt.")
     parser.add_argument("--as-given", action="store_true", help="Every model gets the stored crop as it is.")
     parser.add_argument(
+        "--via-cli",
+        action="store_true",
+        help="Label through `vehiclewatch label crops` (one call per vehicle), export and `adapt run` per clip "
+        "(implies --as-given: the export has no boxes).",
+    )
+    parser.add_argument(
         "--cast",
         nargs=4,
         action="append",
@@ -253,37 +289,69 @@ def main() -> None:
     args = parser.parse_args()
     if not args.color_recognizer.is_file():
         sys.exit(f"no {args.color_recognizer}: python -m classifiers.color.build --models {args.models} -o ...")
+    as_given = args.as_given or args.via_cli  # an export from `label crops` has no boxes: crops scored as given
     began = time.perf_counter()
     views = read_dev({clip: [float(g) for g in gains] for clip, *gains in args.cast})
     bank = open_bank(args.models, args.color_recognizer)
-    scores = score_all(bank, views, args.as_given)
+    scores = score_all(bank, views, as_given)
+    # Fitted on the crops as given, an adaptation is still served on the service's cuts of the box: judged there too.
+    served_scores = score_all(bank, views, False) if as_given else scores
     train, test = split(views)
-    labelled = write_labelled([v for v in views if v.vehicle in train], args.out / "labels")
     store_root = args.out / "store"
     if store_root.exists():
         shutil.rmtree(store_root)
     store = AdaptationStore(store_root)
-    ungated_store = AdaptationStore(store_root / "ungated")  # every chosen method published: what the gate stops
+    ungated_store = AdaptationStore(args.out / "store_ungated")  # every chosen method published: what the gate stops
+    if ungated_store.root.exists():
+        shutil.rmtree(ungated_store.root)
 
     def classify_by_path(images: Sequence[NDArray[np.uint8]]) -> list[dict[str, HeadScores]]:
         return [scores[image_key(image)] for image in images]
 
+    timing: dict[str, float] = {}
+    if args.via_cli:
+        work = args.out / "cli"
+        if work.exists():
+            shutil.rmtree(work)
+        config = write_config(work, bank_settings(args.models, args.color_recognizer))
+        run = subprocess_runner(work)
+        first_half = operator_vehicles([v for v in views if v.vehicle in train])
+        started = time.perf_counter()
+        with tqdm(total=len(first_half), desc="vehiclewatch label crops", unit="vehicle", file=sys.stderr) as bar:
+            label_vehicles(first_half, work, config, run, progress=bar.update)
+        timing["label_crops_s"] = time.perf_counter() - started
+    else:
+        labelled_all = write_labelled([v for v in views if v.vehicle in train], args.out / "labels")
+
     results: dict[str, Any] = {}
     clips = sorted({v.clip for v in views})
     for clip in clips:
-        try:
-            report = adapt_camera(
-                labelled, classify_by_path, clip, store, created_by="benchmark", min_vehicles=args.min_vehicles
-            )
-            write_report(report, args.out / "reports" / clip)
-            adapted = {f: r.method for f, r in report.fields.items() if r.deployed}
-            note = report.reason
+        report: AdaptationReport | None = None
+        if args.via_cli:
+            started = time.perf_counter()
+            outcome = export_and_adapt(clip, work, config, run, store_root, args.min_vehicles)
+            timing[f"export_adapt_{clip}_s"] = time.perf_counter() - started
+            if outcome.report is not None:
+                report = AdaptationReport.model_validate_json(outcome.report.read_text())
+            note = report.reason if report else outcome.output.strip().splitlines()[-1]
+            labelled = read_views(outcome.export)
+        else:
+            labelled = labelled_all
+            try:
+                report = adapt_camera(
+                    labelled, classify_by_path, clip, store, created_by="benchmark", min_vehicles=args.min_vehicles
+                )
+                write_report(report, args.out / "reports" / clip)
+                note = report.reason
+            except NotEnoughLabelsError as exc:
+                note = str(exc)
+        adapted = {f: r.method for f, r in report.fields.items() if r.deployed} if report else {}
+        ungated_methods: dict[str, str | None] = {}
+        if report is not None:
             forced = adapt_camera(
                 labelled, classify_by_path, clip, ungated_store, min_vehicles=args.min_vehicles, force=True
             )
             ungated_methods = {f: r.method for f, r in forced.fields.items() if r.method}
-        except NotEnoughLabelsError as exc:
-            adapted, note, report, ungated_methods = {}, str(exc), None, {}
         path = store.current(clip)
         adaptation = load_adaptation(path) if path is not None else None
         path = ungated_store.current(clip)
@@ -294,8 +362,14 @@ def main() -> None:
         for field in FIELD_HEADS:
             for name, rule in ((field, False), *((("make_size_rule", True),) if field == "make" else ())):
                 figures[name] = {
-                    when: judge(clip_test, scores, field, a, size_rule=rule).row()
-                    for when, a in (("before", None), ("after", adaptation), ("ungated", ungated))
+                    when: judge(clip_test, by, field, a, size_rule=rule).row()
+                    for when, a, by in (
+                        ("before", None, scores),
+                        ("after", adaptation, scores),
+                        ("ungated", ungated, scores),
+                        ("before_served", None, served_scores),
+                        ("after_served", adaptation, served_scores),
+                    )
                 }
         results[clip] = {
             "train_vehicles": len({v.vehicle for v in clip_train}),
@@ -317,12 +391,16 @@ def main() -> None:
         "clips": results,
         "pooled": totals,
         "seconds": seconds,
-        "as_given": args.as_given,
+        "as_given": as_given,
+        "via_cli": args.via_cli,
+        "timing": timing,
         "cast": {clip: gains for clip, *gains in args.cast},
         "loadavg": os.getloadavg(),
     }
     (args.out / "adapt_clips.json").write_text(json.dumps(summary, indent=2, default=str))
     print_table(results, totals)
+    if as_given:
+        print_served(results, totals)
     plot(results, totals, args.out / "adapt_clips.png")
     print(f"{seconds:.0f} s, load average {os.getloadavg()[0]:.1f}; wrote {args.out}/adapt_clips.json and .png")
 
@@ -331,7 +409,7 @@ def pooled(results: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in ("make", "make_size_rule", "color", "body_type"):
         out[field] = {}
-        for when in ("before", "after", "ungated"):
+        for when in ("before", "after", "ungated", "before_served", "after_served"):
             t = Tally()
             for clip in results.values():
                 r = clip["figures"][field][when]
@@ -371,6 +449,19 @@ def print_table(results: Mapping[str, Any], totals: Mapping[str, Any]) -> None:
     for clip, r in results.items():
         ungated = ", ".join(f"{k} {v}" for k, v in r["ungated_methods"].items()) or "-"
         print(f"  {clip}: {r['note']} (chosen, ungated: {ungated})")
+
+
+def print_served(results: Mapping[str, Any], totals: Mapping[str, Any]) -> None:
+    """The same adaptations served as the service serves them: on each model's own cut of the box."""
+    cols = ("make", "make_size_rule", "color", "body_type")
+    print("\nthe same, served on the service's cuts of the box (fitted on the crops as given)")
+    print("| clip | " + " | ".join(f"{c} before → after" for c in cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for clip, r in [*results.items(), ("all", {"figures": totals})]:
+        f = r["figures"]
+        cells = [f"{fmt(f[c]['before_served'], c == 'color')} → {fmt(f[c]['after_served'], c == 'color')}"
+                 for c in cols]  # fmt: skip
+        print(f"| {clip} | " + " | ".join(cells) + " |")
 
 
 def plot(results: Mapping[str, Any], totals: Mapping[str, Any], path: Path) -> None:

@@ -50,15 +50,17 @@ def _store(store_dir: Path | None) -> AdaptationStore:
 def _classifier_settings(
     config_path: Path | None, models: Path | None, classifiers: tuple[Path, ...], color_recognizer: Path | None
 ) -> ClassifierSettings:
-    """The bank's settings: the config's ``classifiers`` section, or the model flags."""
+    """The bank's settings: the config's ``classifiers`` section (paths relative to the file, as `run` and `label`
+    read them), or the model flags."""
     from classifiers.settings import ClassifierSettings
+    from common.paths import resolve_config_paths
     from streamer.service.config import read_yaml
 
     if config_path is not None:
         section = read_yaml(config_path, ["classifiers"]).get("classifiers") or {}
         if not section.get("models") and not section.get("color_recognizer"):
             fail(f"{config_path}: its classifiers section names no model")
-        return ClassifierSettings(**section)
+        return ClassifierSettings(**resolve_config_paths(ClassifierSettings, section, config_path.parent))
     overrides = model_overrides(models, None, classifiers, color_recognizer).get("classifiers", {})
     if not overrides.get("models") and "color_recognizer" not in overrides:
         fail(f"no classifier: give --config FILE, --models DIR or --classifier FILE (or set {MODELS_ENV})")

@@ -59,6 +59,16 @@ def test_run_list_rollback(model: Path, dataset: Path, tmp_path: Path) -> None:
     _refused(_cli("adapt", "rollback", "yard", "--store", store), "has no adaptation")
 
 
+def test_model_paths_in_a_config_are_relative_to_it(dataset: Path, tmp_path: Path) -> None:
+    (tmp_path / "site" / "models").mkdir(parents=True)
+    make_color_classifier(tmp_path / "site" / "models" / "color.onnx")
+    config = tmp_path / "site" / "service.yaml"
+    config.write_text("classifiers:\n  models:\n    - model: models/color.onnx\n")
+    result = _cli("adapt", "run", "--labels", dataset, "--config", config, "--camera", "yard", "--store", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "camera yard: not deployed" in result.output
+
+
 def test_model_flags_instead_of_a_config(model: Path, dataset: Path, tmp_path: Path) -> None:
     result = _cli("adapt", "run", "--labels", dataset, "--classifier", model, "--camera", "yard", "--store", tmp_path)
     assert result.exit_code == 0, result.output
