@@ -194,14 +194,40 @@ function flatten(value, path, out) {
   } else out.push([path, value]);
   return out;
 }
+function fig(f) {  // per-vehicle figures: right where named, and how often a value is named
+  if (!f) return "—";
+  if (f.named === undefined) return f.accuracy == null ? "—" : `${Math.round(100 * f.accuracy)}% right`;
+  const right = f.named ? `${f.correct}/${f.named} right (${Math.round(100 * f.correct / f.named)}%)` : "none named";
+  return `${right} · named ${f.named}/${f.vehicles}`;
+}
+function fieldsTable(fields) {
+  const rows = Object.entries(fields).map(([name, f]) => `<tr data-report-field="${esc(name)}"><td>${esc(name)}</td>
+    <td>${esc(f.method ?? "—")}</td><td>${esc(fig(f.before))}</td><td>${esc(fig(f.after))}</td>
+    <td>${f.deployed ? '<b class="ok">deployed</b>' : "kept"}${f.reason ? `<div class="muted">${esc(f.reason)}</div>` : ""}</td></tr>`);
+  return `<table class="figures"><tr><th>field</th><th>method</th><th>before</th><th>after (leave-one-vehicle-out)</th>
+    <th></th></tr>${rows.join("")}</table>`;
+}
+function othersTable(others) {
+  const rows = Object.entries(others).flatMap(([cam, fields]) => Object.entries(fields).map(([name, f]) =>
+    `<tr><td>${esc(cam)}</td><td>${esc(name)}</td><td>${esc(fig(f))}</td></tr>`));
+  return rows.length ? `<h3>Other cameras (unchanged: an adaptation is its camera's)</h3>
+    <table class="figures"><tr><th>camera</th><th>field</th><th>figures</th></tr>${rows.join("")}</table>` : "";
+}
 function report(r, action) {
   const head = r.deployed === true ? `<b class="ok">Deployed ${esc(r.version ?? "")}</b>`
     : r.deployed === false ? `<b class="err">Not deployed</b>` : `<b>${esc(action)} done</b>`;
-  const rest = Object.fromEntries(Object.entries(r).filter(([k]) => !["camera_id", "deployed", "version", "reason"].includes(k)));
-  const figures = flatten(rest, "", []).slice(0, 80).map(([k, v]) =>
-    `<tr><td>${esc(k)}</td><td>${typeof v === "number" ? esc(Number.isInteger(v) ? v : v.toFixed(3)) : esc(v)}</td></tr>`).join("");
+  let body;
+  if (r.fields && typeof r.fields === "object") {
+    const size = r.vehicles ? `<p class="muted">${esc(r.vehicles)} labelled vehicles, ${esc(r.labelled_views ?? 0)} views,
+      ${esc((r.seconds ?? 0).toFixed ? r.seconds.toFixed(1) : r.seconds)} s</p>` : "";
+    body = fieldsTable(r.fields) + othersTable(r.other_cameras ?? {}) + size;
+  } else {  // a rollback's answer, or a shape this page does not know: every value
+    const rest = Object.fromEntries(Object.entries(r).filter(([k]) => !["camera_id", "deployed", "version", "reason"].includes(k)));
+    body = `<table>${flatten(rest, "", []).slice(0, 80).map(([k, v]) =>
+      `<tr><td>${esc(k)}</td><td>${typeof v === "number" ? esc(Number.isInteger(v) ? v : v.toFixed(3)) : esc(v)}</td></tr>`).join("")}</table>`;
+  }
   $("report").innerHTML = `<p id="report-head">${head}${r.reason ? ": " + esc(r.reason) : ""}</p>
-    <table>${figures}</table><details><summary>JSON</summary><pre>${esc(JSON.stringify(r, null, 2))}</pre></details>`;
+    ${body}<details><summary>JSON</summary><pre>${esc(JSON.stringify(r, null, 2))}</pre></details>`;
 }
 async function adaptAction(action) {
   $("report").innerHTML = `<p class="muted">${action === "adapt" ? "adapting…" : "rolling back…"}</p>`;

@@ -124,6 +124,10 @@ def test_an_operator_teaches_the_camera_and_its_next_alert_is_decided_by_the_new
     page.click("#adapt")
     page.wait_for_selector("#report-head", timeout=120_000)
     assert "Deployed v0001" in page.inner_text("#report-head"), page.inner_text("#report")[:3000]
+    colour = page.inner_text("[data-report-field='color']")
+    assert "0/6 right" in colour  # before: the base head read every green car red
+    assert "6/6 right" in colour  # after, each vehicle judged by a fit without it
+    assert "deployed" in colour
     page.screenshot(path=str(screens / "teach-2-adapted.png"), full_page=True)
     deadline = time.monotonic() + 30
     found: list[tuple[str, Alert]] = []

@@ -144,7 +144,7 @@ def test_adapt_and_roll_back_show_the_report(page: Any, adapter: FakeAdapter, sc
     page.click("#adapt")
     page.wait_for_selector("#report-head")
     assert "Deployed v0001" in page.inner_text("#report-head")
-    assert "fields.make.after.accuracy" in page.inner_text("#report")
+    assert "75% right" in page.inner_text("[data-report-field='make']")  # the make's figures after
     assert adapter.calls == [("adapt", "gate", "front-desk")]
     page.screenshot(path=str(screens / "review-5-adapted.png"), full_page=True)
     page.click("#rollback")
