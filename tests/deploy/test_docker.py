@@ -73,6 +73,13 @@ def test_compose_file() -> None:
             if host.startswith("."):
                 assert (DOCKER / host).exists(), f"{name}: {host} does not exist"
     assert len(set(worker_ids)) == 2  # two workers never share an id
+    # A camera's adapted heads are found on whichever worker reads it: one store, shared, where the config says.
+    config = yaml.safe_load((DOCKER / "config.yaml").read_text())
+    store = config["classifiers"]["adaptation"]["dir"]
+    for name in ("worker-1", "worker-2"):
+        assert f"adapted:{store}" in [v.split("   ")[0].strip() for v in services[name]["volumes"]]
+    assert "adapted" in compose["volumes"]
+    assert store in (DOCKER / "Dockerfile").read_text()  # created for the service's user
     prometheus = yaml.safe_load((DOCKER / "prometheus.yml").read_text())
     targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
     assert sorted(targets) == ["worker-1:9108", "worker-2:9108"]
