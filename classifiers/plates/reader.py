@@ -78,7 +78,7 @@ class PlateReader:
             lines.extend(self._plate_lines(index, crop))
         recognised = time.perf_counter()
         images = [rectify(crops[ln.crop], ln.quad, _PAD) for ln in lines]
-        reads = self.models.recognize(images)
+        reads = self.models.recognize(images, self.settings.read_stretch, self.settings.read_min_width)
         best: list[tuple[float, PlateReading] | None] = [None] * len(crops)
         chosen: list[_Line | None] = [None] * len(crops)
         readings = [
@@ -142,7 +142,7 @@ class PlateReader:
             for pad in _REREAD_PADS:
                 images.append(_equalised(rectify(crops[i], line.quad, pad)))
                 owners.append(i)
-        reads = self.models.recognize(images)
+        reads = self.models.recognize(images, s.read_stretch, s.read_min_width)
         self.times.lines += len(images)
         fusions = {i: PlateFusion() for i in todo}
         for i in todo:

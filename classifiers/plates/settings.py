@@ -62,6 +62,18 @@ class PlateReaderSettings(BaseModel):
             "(0: never; on plates_dev 0.9 gave no gain)."
         ),
     )
+    read_stretch: float = Field(
+        default=1.0,
+        ge=0.5,
+        le=3.0,
+        description=(
+            "How many times wider each text line is read than its shape (the recogniser, trained on general text, "
+            "splits narrow plate characters better when widened). 1: as it is."
+        ),
+    )
+    read_min_width: int = Field(
+        default=160, ge=32, le=640, description="Least width in pixels (at 48 px high) a batch of lines is padded to."
+    )
     max_candidates: int = Field(default=10, ge=1, description="Most text lines read per crop (best-looking first).")
     detect_side: int = Field(default=960, ge=64, description="Longest side crops are scaled to for text detection.")
     max_upscale: float = Field(
