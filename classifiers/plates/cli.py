@@ -40,7 +40,13 @@ def plates_group() -> None:
     "--read-stretch",
     type=click.FloatRange(0.5, 3.0),
     default=None,
-    help="How many times wider text lines are read (default: the reader's setting; 1: as they are).",
+    help="How many times wider squat text lines are read (default: the reader's setting; 1: as they are).",
+)
+@click.option(
+    "--read-stretch-below",
+    type=click.FloatRange(0.0),
+    default=None,
+    help="Lines narrower than this (width/height) are widened (default: the reader's setting).",
 )
 @click.option(
     "--read-min-width",
@@ -61,6 +67,7 @@ def plates_eval(
     all_formats: bool,
     finder_regions: int | None,
     read_stretch: float | None,
+    read_stretch_below: float | None,
     read_min_width: int | None,
     threads: int,
     quiet: bool,
@@ -80,6 +87,8 @@ def plates_eval(
         overrides["finder_regions"] = finder_regions
     if read_stretch is not None:
         overrides["read_stretch"] = read_stretch
+    if read_stretch_below is not None:
+        overrides["read_stretch_below"] = read_stretch_below
     if read_min_width is not None:
         overrides["read_min_width"] = read_min_width
     settings = PlateReaderSettings(threads=threads, **overrides)

@@ -1,4 +1,4 @@
-"""Lines read widened (``read_stretch``) and padded to a least width (``read_min_width``)."""
+"""Squat text lines (US-style plates) read widened (``read_stretch``), batches padded to a least width."""
 
 from __future__ import annotations
 
@@ -15,28 +15,53 @@ from tests.classifiers.plates.synthetic import plate_image
 from tests.classifiers.plates.test_reread import CROP, FakeModels, Read, _read
 
 
-class _Recording(FakeModels):
-    def __init__(self, script: list[list[Read]]) -> None:
-        super().__init__(script)
-        self.options: list[tuple[float, int]] = []
+class _Lines(FakeModels):
+    """One text line of the given width (30 px high) per crop; keeps the shapes of the lines it is asked to read."""
 
-    def recognize(self, lines: Sequence[NDArray[np.uint8]], stretch: float = 1.0, min_width: int = 160) -> list[Read]:
-        self.options.append((stretch, min_width))
+    def __init__(self, script: list[list[Read]], width: int) -> None:
+        super().__init__(script)
+        self.width = width
+        self.shapes: list[tuple[int, int]] = []
+        self.min_widths: list[int] = []
+
+    def detect(
+        self, image: NDArray[np.uint8], max_side: int = 960, max_upscale: float = 1.0
+    ) -> list[tuple[NDArray[np.float32], float]]:
+        quad = np.array([[40, 150], [40 + self.width, 150], [40 + self.width, 180], [40, 180]], np.float32)
+        return [(quad, 0.9)]
+
+    def recognize(self, lines: Sequence[NDArray[np.uint8]], min_width: int = 160) -> list[Read]:
+        self.shapes.extend((ln.shape[1], ln.shape[0]) for ln in lines)
+        self.min_widths.append(min_width)
         return super().recognize(lines)
 
 
-def test_the_reader_passes_its_stretch_and_width_to_the_recogniser() -> None:
-    models = _Recording([[_read("7XK123", [0.99] * 6)]])
-    settings = PlateReaderSettings(formats={}, read_stretch=1.5, read_min_width=320)
-    [reading] = PlateReader(settings, models).read([CROP])  # type: ignore[arg-type]
+def _read_line(width: int, **settings: Any) -> _Lines:
+    models = _Lines([[_read("7XK123", [0.99] * 6)]], width)
+    s = PlateReaderSettings(formats={}, finder_regions=0, **settings)
+    [reading] = PlateReader(s, models).read([CROP])  # type: ignore[arg-type]
     assert reading is not None
     assert reading.text == "7XK123"
-    assert models.options == [(1.5, 320)]
+    return models
 
 
-def test_defaults_read_lines_as_they_are() -> None:
-    settings = PlateReaderSettings()
-    assert (settings.read_stretch, settings.read_min_width) == (1.0, 160)
+def test_a_squat_line_is_read_widened() -> None:
+    models = _read_line(60)  # 60 x 30, cut with its margin 67 x 37: width/height 1.8
+    [(width, height)] = models.shapes
+    assert height == 37
+    assert width == round(1.5 * 67)
+    assert models.min_widths == [320]
+
+
+def test_a_long_line_is_read_as_it_is() -> None:
+    models = _read_line(120)  # cut 127 x 37: 3.4, a European plate's shape
+    assert models.shapes == [(127, 37)]
+
+
+def test_no_stretch_reads_every_line_as_it_is() -> None:
+    models = _read_line(60, read_stretch=1.0, read_min_width=160)
+    assert models.shapes == [(67, 37)]
+    assert models.min_widths == [160]
 
 
 class _Shapes:
@@ -54,16 +79,19 @@ class _Shapes:
         return self.session.run(names, feeds)
 
 
-def test_a_stretched_line_is_wider_and_still_read() -> None:
+def test_a_batch_is_padded_to_its_least_width_and_a_widened_line_still_read() -> None:
     pytest.importorskip("rapidocr", reason="the plate reader needs the 'plates' extra (pip install -e '.[plates]')")
+    import cv2
+
     from classifiers.plates.ocr import TextModels
 
     models = TextModels(threads=1)
     shapes = _Shapes(models.rec)
     models.rec = shapes
     line = plate_image("7XK123", 300)[45:110, 10:290]  # the text line, 280 x 65: 207 px wide at 48 px high
+    wide = np.asarray(cv2.resize(line, (420, 65), interpolation=cv2.INTER_CUBIC), np.uint8)
     [(plain, _, _)] = models.recognize([line])
-    [(wide, _, _)] = models.recognize([line], stretch=1.5, min_width=320)
-    [(padded, _, _)] = models.recognize([line], stretch=1.0, min_width=480)
-    assert [s[3] for s in shapes.shapes] == [207, 320, 480]  # 1.5 x 207 = 310, padded to 320
-    assert plain == wide == padded == "7XK123"
+    [(padded, _, _)] = models.recognize([line], min_width=480)
+    [(widened, _, _)] = models.recognize([wide], min_width=320)
+    assert [s[3] for s in shapes.shapes] == [207, 480, 320]  # 420 x 65 is 310 px wide at 48 px high
+    assert plain == padded == widened == "7XK123"
