@@ -36,6 +36,24 @@ def plates_group() -> None:
     default=None,
     help="Plate-like regions given a closer look per image (default: the reader's setting; 0: none).",
 )
+@click.option(
+    "--read-stretch",
+    type=click.FloatRange(0.5, 3.0),
+    default=None,
+    help="How many times wider squat text lines are read (default: the reader's setting; 1: as they are).",
+)
+@click.option(
+    "--read-stretch-below",
+    type=click.FloatRange(0.0),
+    default=None,
+    help="Lines narrower than this (width/height) are widened (default: the reader's setting).",
+)
+@click.option(
+    "--read-min-width",
+    type=click.IntRange(32, 640),
+    default=None,
+    help="Least width a batch of lines is padded to (default: the reader's setting).",
+)
 @click.option("--threads", type=int, default=0, show_default=True, help="ONNX Runtime threads (0: its default).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def plates_eval(
@@ -48,6 +66,9 @@ def plates_eval(
     no_formats: bool,
     all_formats: bool,
     finder_regions: int | None,
+    read_stretch: float | None,
+    read_stretch_below: float | None,
+    read_min_width: int | None,
     threads: int,
     quiet: bool,
 ) -> None:
@@ -64,6 +85,12 @@ def plates_eval(
     overrides: dict[str, object] = {"formats": {}} if no_formats else {}
     if finder_regions is not None:
         overrides["finder_regions"] = finder_regions
+    if read_stretch is not None:
+        overrides["read_stretch"] = read_stretch
+    if read_stretch_below is not None:
+        overrides["read_stretch_below"] = read_stretch_below
+    if read_min_width is not None:
+        overrides["read_min_width"] = read_min_width
     settings = PlateReaderSettings(threads=threads, **overrides)
     reader = PlateReader(settings)
 

@@ -105,16 +105,19 @@ class TextModels:
         boxes, scores = self.postprocess(pred, (h, w))
         return [(np.asarray(b, np.float32), float(s)) for b, s in zip(boxes, scores, strict=True)]
 
-    def recognize(self, lines: Sequence[NDArray[np.uint8]]) -> list[tuple[str, list[float], list[NDArray[np.float32]]]]:
+    def recognize(
+        self, lines: Sequence[NDArray[np.uint8]], min_width: int = 160
+    ) -> list[tuple[str, list[float], list[NDArray[np.float32]]]]:
         """Reads text lines (BGR, any size) in one batch: per line the text, character probabilities and rows.
 
         Each character's row is its probability over `ALPHABET` (renormalised without the blank and the other
-        characters the model knows: a plate holds none of them).
+        characters the model knows: a plate holds none of them). The batch is padded to at least ``min_width``
+        pixels (at 48 px high).
         """
         if not lines:
             return []
         widths = [max(8, round(REC_HEIGHT * ln.shape[1] / max(ln.shape[0], 1))) for ln in lines]
-        width = min(max(max(widths), 160), 640)
+        width = min(max(max(widths), min_width), 640)
         batch = np.zeros((len(lines), 3, REC_HEIGHT, width), np.float32)
         for i, (line, w) in enumerate(zip(lines, widths, strict=True)):
             resized = cv2.resize(line, (min(w, width), REC_HEIGHT))

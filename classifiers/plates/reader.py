@@ -77,8 +77,8 @@ class PlateReader:
         for index, crop in enumerate(crops):
             lines.extend(self._plate_lines(index, crop))
         recognised = time.perf_counter()
-        images = [rectify(crops[ln.crop], ln.quad, _PAD) for ln in lines]
-        reads = self.models.recognize(images)
+        images = [self._widened(rectify(crops[ln.crop], ln.quad, _PAD)) for ln in lines]
+        reads = self.models.recognize(images, self.settings.read_min_width)
         best: list[tuple[float, PlateReading] | None] = [None] * len(crops)
         chosen: list[_Line | None] = [None] * len(crops)
         readings = [
@@ -140,9 +140,9 @@ class PlateReader:
             line = chosen[i]
             assert line is not None
             for pad in _REREAD_PADS:
-                images.append(_equalised(rectify(crops[i], line.quad, pad)))
+                images.append(self._widened(_equalised(rectify(crops[i], line.quad, pad))))
                 owners.append(i)
-        reads = self.models.recognize(images)
+        reads = self.models.recognize(images, s.read_min_width)
         self.times.lines += len(images)
         fusions = {i: PlateFusion() for i in todo}
         for i in todo:
@@ -165,6 +165,15 @@ class PlateReader:
             if region is None and first[1].format is not None:
                 continue  # the vote broke a read that fitted: keep the first
             best[i] = (first[0], replace(fused, format=region, box=first[1].box))
+
+    def _widened(self, line: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The line widened ``read_stretch`` times when it is squat (US-style plates: the recogniser, trained on
+        general text, runs their narrow characters together or splits them wrongly as they are)."""
+        s = self.settings
+        h, w = line.shape[:2]
+        if s.read_stretch == 1.0 or w >= s.read_stretch_below * h:
+            return line
+        return np.asarray(cv2.resize(line, (round(w * s.read_stretch), h), interpolation=cv2.INTER_CUBIC), np.uint8)
 
     def _reading(
         self, line: _Line, text: str, confs: list[float], rows: list[NDArray[np.float32]]

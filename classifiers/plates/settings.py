@@ -62,6 +62,26 @@ class PlateReaderSettings(BaseModel):
             "(0: never; on plates_dev 0.9 gave no gain)."
         ),
     )
+    read_stretch: float = Field(
+        default=1.5,
+        ge=1.0,
+        le=3.0,
+        description=(
+            "How many times wider a squat text line (see read_stretch_below) is read: the recogniser, trained on "
+            "general text, splits the narrow, tightly packed characters of such plates better when widened. 1: off."
+        ),
+    )
+    read_stretch_below: float = Field(
+        default=2.8,
+        ge=0,
+        description=(
+            "Lines whose width/height as cut (margin included) is below this are read widened by read_stretch: "
+            "US-style plates (about 2.2) are, long European and Brazilian ones (about 3.5) are not."
+        ),
+    )
+    read_min_width: int = Field(
+        default=320, ge=32, le=640, description="Least width in pixels (at 48 px high) a batch of lines is padded to."
+    )
     max_candidates: int = Field(default=10, ge=1, description="Most text lines read per crop (best-looking first).")
     detect_side: int = Field(default=960, ge=64, description="Longest side crops are scaled to for text detection.")
     max_upscale: float = Field(

@@ -54,7 +54,7 @@ class WindowOnlyModels:
         quad = np.array([[0.2 * w, 0.3 * h], [0.8 * w, 0.3 * h], [0.8 * w, 0.7 * h], [0.2 * w, 0.7 * h]], np.float32)
         return [(quad, 0.9)]
 
-    def recognize(self, lines: Sequence[NDArray[np.uint8]]) -> list[Read]:
+    def recognize(self, lines: Sequence[NDArray[np.uint8]], min_width: int = 160) -> list[Read]:
         return [_read("7XK123", [0.95] * 6) for _ in lines]
 
 
@@ -90,7 +90,7 @@ class TwoLineModels:
         low = high + np.array([0, 180], np.float32)
         return [(high, 0.9), (low, 0.9)]
 
-    def recognize(self, lines: Sequence[NDArray[np.uint8]]) -> list[Read]:
+    def recognize(self, lines: Sequence[NDArray[np.uint8]], min_width: int = 160) -> list[Read]:
         return [_read("9937410", [0.99] * 7), _read("1049338", [0.97] * 7)][: len(lines)]
 
 

@@ -39,7 +39,7 @@ class FakeModels:
         quad = np.array([[40, 150], [160, 150], [160, 180], [40, 180]], np.float32)
         return [(quad, 0.9)]
 
-    def recognize(self, lines: Sequence[NDArray[np.uint8]]) -> list[Read]:
+    def recognize(self, lines: Sequence[NDArray[np.uint8]], min_width: int = 160) -> list[Read]:
         self.calls.append(len(lines))
         return self.script.pop(0)
 
