@@ -138,24 +138,10 @@ def adapt() -> None:
 )
 @click.option("--min-vehicles", type=click.IntRange(1), default=5, show_default=True, help="Labelled vehicles needed.")
 @click.option("--by", "created_by", help="Who adapts (recorded in the provenance; default: the user name).")
-def adapt_run(
-    labels_dir: Path,
-    cameras: tuple[str, ...],
-    config_path: Path | None,
-    models: Path | None,
-    classifiers: tuple[Path, ...],
-    color_recognizer: Path | None,
-    store_dir: Path | None,
-    report_dir: Path | None,
-    min_vehicles: int,
-    created_by: str | None,
-) -> None:
+def adapt_run(**options: Any) -> None:
     """Fit, measure and (only if better) publish each camera's adapted heads."""
     with needs_tools("adapt run"), clear_errors():
-        _run(
-            labels_dir, cameras, config_path, models, classifiers, color_recognizer, store_dir, report_dir,
-            min_vehicles, created_by or _user(),
-        )  # fmt: skip
+        _run(**options)
 
 
 def _user() -> str:
@@ -175,7 +161,7 @@ def _run(
     store_dir: Path | None,
     report_dir: Path | None,
     min_vehicles: int,
-    created_by: str,
+    created_by: str | None,
 ) -> None:
     from tqdm import tqdm  # type: ignore[import-untyped]
 
@@ -207,7 +193,7 @@ def _run(
     for camera in chosen:
         with tqdm(total=len(views), desc=f"scoring {camera}", unit="crop", file=sys.stderr, leave=False) as bar:
             report = adapt_camera(
-                views, score, camera, store, created_by=created_by, min_vehicles=min_vehicles,
+                views, score, camera, store, created_by=created_by or _user(), min_vehicles=min_vehicles,
                 base_models=base_models, progress=bar.update, classify_boxes=score,
             )  # fmt: skip
         click.echo(report.summary())

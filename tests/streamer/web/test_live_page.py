@@ -24,7 +24,7 @@ import redis
 from streamer.service.config import load_settings
 from streamer.service.wiring import Service
 from tests.streamer.scene import make_scene
-from tests.streamer.web.browser import browser_tab, require_browser, screenshots_folder
+from tests.streamer.web.browser import browser_tab, require_browser
 from tests.streamer.web.support import MAKES, TOKEN, write_tokens
 from tests.synthetic_classifier import make_color_classifier
 from watchlists.alerts import Alert, Box, EntryRef, FieldExplanation, LabelShare
@@ -32,11 +32,6 @@ from watchlists.alerts import Alert, Box, EntryRef, FieldExplanation, LabelShare
 TIMEOUT_MS = 15_000
 
 require_browser()
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import yaml
 from streamer.service.config import load_settings
 from streamer.service.wiring import Service
 from tests.streamer.scene import make_scene
-from tests.streamer.web.browser import browser_tab, require_browser, screenshots_folder
+from tests.streamer.web.browser import browser_tab, require_browser
 from tests.streamer.web.review_support import history_settings, seed
 from tests.streamer.web.support import MAKES, TOKEN, write_tokens
 from tests.synthetic_classifier import make_color_classifier
@@ -33,11 +33,6 @@ VEHICLES = 6
 
 require_browser()
 pytest.importorskip("scipy", reason="adapting needs scipy (the tools extra)")
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -18,18 +18,13 @@ import httpx
 import pytest
 
 from streamer.web.runtime import WebApi
-from tests.streamer.web.browser import browser_tab, require_browser, screenshots_folder
+from tests.streamer.web.browser import browser_tab, require_browser
 from tests.streamer.web.review_support import FakeAdapter, history_settings, seed
 from tests.streamer.web.support import OTHER_TOKEN, TOKEN, running_api
 
 TIMEOUT_MS = 10_000
 
 require_browser()
-
-
-@pytest.fixture(scope="module")
-def screens(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
