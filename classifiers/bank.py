@@ -376,7 +376,9 @@ class ClassifierBank:
                     continue
                 probs, abstain, _version = found
                 changed = True
-                for i, row, drop in zip(kept, probs.astype(np.float32), abstain, strict=True):
+                new_probs = probs.astype(np.float32)
+                new_probs.flags.writeable = False  # rows are shared by frozen HeadScores
+                for i, row, drop in zip(kept, new_probs, abstain, strict=True):
                     if drop:
                         del heads[i][head]
                     else:
