@@ -30,21 +30,37 @@ if TYPE_CHECKING:
     from classifiers.settings import ClassifierSettings
     from classifiers.types import HeadScores
 
-ADAPTED_SUBDIR = "adapted"
-
 store_option = click.option(
     "--store",
     "store_dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder of the adapted head files (default: adapted/ in the data directory, where the service reads them).",
+    help=(
+        "Folder of the adapted head files (default: --config's classifiers.adaptation.dir, else adapted/ in the "
+        "data directory: where the service reads them)."
+    ),
+)
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Service config: its classifiers section opens the models and names the store (else the flags).",
 )
 
 
-def _store(store_dir: Path | None) -> AdaptationStore:
+def _store(store_dir: Path | None, config_path: Path | None) -> AdaptationStore:
+    """``--store``, else the store the service of ``--config`` reads (``classifiers.adaptation``), else the default."""
+    from classifiers.adaptation.settings import AdaptationSettings
     from classifiers.adaptation.store import AdaptationStore
-    from redisbus.data_dir import default_data_dir
+    from common.paths import resolve_config_paths
+    from streamer.service.config import read_yaml
 
-    return AdaptationStore(store_dir if store_dir is not None else default_data_dir() / ADAPTED_SUBDIR)
+    if store_dir is not None:
+        return AdaptationStore(store_dir)
+    section: dict[str, Any] = {}
+    if config_path is not None:
+        section = (read_yaml(config_path, ["classifiers"]).get("classifiers") or {}).get("adaptation") or {}
+        section = resolve_config_paths(AdaptationSettings, section, config_path.parent)
+    return AdaptationStore(AdaptationSettings(**section).store_dir())
 
 
 def _classifier_settings(
@@ -120,12 +136,7 @@ def adapt() -> None:
     help="Labelled dataset folder (labels.csv + crops: the labels export or `vehiclewatch label`).",
 )
 @click.option("--camera", "cameras", multiple=True, help="Adapt only this camera; repeat for several (default: all).")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Service config: its classifiers section opens the models (else --models/--classifier).",
-)
+@config_option
 @models_option
 @classifier_option
 @color_recognizer_option
@@ -184,7 +195,7 @@ def _run(
         have = labelled_vehicles(views, camera)
         if have < min_vehicles:
             raise NotEnoughLabelsError(camera, have, min_vehicles)
-    store = _store(store_dir)
+    store = _store(store_dir, config_path)
     settings = _classifier_settings(config_path, models, classifiers, color_recognizer)
     bank = ClassifierBank.from_settings(settings)
     check_labels(views, bank.heads, source=str(labels_dir / "labels.csv"))
@@ -205,13 +216,14 @@ def _run(
 @adapt.command("list")
 @click.argument("camera", required=False)
 @store_option
-def adapt_list(camera: str | None, store_dir: Path | None) -> None:
+@config_option
+def adapt_list(camera: str | None, store_dir: Path | None, config_path: Path | None) -> None:
     """Each camera's versions (* = current) with what made them."""
     from classifiers.adaptation.errors import AdaptationFileError
     from classifiers.adaptation.file import load_adaptation
 
     with clear_errors():
-        store = _store(store_dir)
+        store = _store(store_dir, config_path)
         cameras = [camera] if camera else store.cameras()
         if camera and not store.versions(camera):
             fail(f"camera {camera!r} has no adaptation in {store.root}")
@@ -244,10 +256,11 @@ def adapt_list(camera: str | None, store_dir: Path | None) -> None:
 @adapt.command("rollback")
 @click.argument("camera")
 @store_option
-def adapt_rollback(camera: str, store_dir: Path | None) -> None:
+@config_option
+def adapt_rollback(camera: str, store_dir: Path | None, config_path: Path | None) -> None:
     """Make the version before the current one current (from the first: the base model)."""
     with clear_errors():
-        store = _store(store_dir)
+        store = _store(store_dir, config_path)
         if not store.versions(camera):
             fail(f"camera {camera!r} has no adaptation in {store.root}")
         was = store.current_version(camera)

@@ -69,6 +69,26 @@ def test_model_paths_in_a_config_are_relative_to_it(dataset: Path, tmp_path: Pat
     assert "camera yard: not deployed" in result.output
 
 
+def test_the_store_is_the_one_the_configs_service_reads(
+    model: Path, dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without --store, a config's classifiers.adaptation.dir (relative to the file) is where versions go, where
+    # list and rollback look, and not the data directory's default.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    config = tmp_path / "site" / "service.yaml"
+    config.parent.mkdir()
+    config.write_text(f"classifiers:\n  models:\n    - model: {model}\n  adaptation:\n    dir: shared/adapted\n")
+    result = _cli("adapt", "run", "--labels", dataset, "--config", config, "--camera", "gate")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "site" / "shared" / "adapted" / "gate" / "v0001.npz").is_file()
+    assert not (tmp_path / "data").exists()
+    assert "gate: current v0001" in _cli("adapt", "list", "--config", config).output
+    back = _cli("adapt", "rollback", "gate", "--config", config)
+    assert back.exit_code == 0, back.output
+    assert "v0001 -> base model" in back.output
+    _refused(_cli("adapt", "list", "gate"), "has no adaptation")  # the default store holds nothing
+
+
 def test_model_flags_instead_of_a_config(model: Path, dataset: Path, tmp_path: Path) -> None:
     result = _cli("adapt", "run", "--labels", dataset, "--classifier", model, "--camera", "yard", "--store", tmp_path)
     assert result.exit_code == 0, result.output
