@@ -19,14 +19,11 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-import redis
 
-from streamer.service.config import load_settings
 from streamer.service.wiring import Service
-from tests.streamer.scene import make_scene
 from tests.streamer.web.browser import browser_tab, require_browser
-from tests.streamer.web.support import MAKES, TOKEN, write_tokens
-from tests.synthetic_classifier import make_color_classifier
+from tests.streamer.web.service_support import running_service
+from tests.streamer.web.support import TOKEN
 from watchlists.alerts import Alert, Box, EntryRef, FieldExplanation, LabelShare
 
 TIMEOUT_MS = 15_000
@@ -37,30 +34,13 @@ require_browser()
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("live")
-    redis.Redis.from_url(redis_url).flushdb()
-    scene = make_scene(tmp, frames=50, color="red")
-    make = make_color_classifier(tmp / "make.onnx", task="make", labels=MAKES)  # red → Toyota
-    settings = scene.settings(
+    with running_service(
+        tmp,
         redis_url,
-        cameras=[{"id": "gate", "source": str(scene.video), "loop": True, "pace": True}],
-        classifiers={
-            "models": [
-                {"model": str(scene.classifier), "providers": ["cpu"]},
-                {"model": str(make), "providers": ["cpu"]},
-            ],
-            "min_crop_size": 16,
-            "abstain": {"enabled": False},
-        },
         watchlist={"cooldown_s": 60},  # no file: the entries saved from the page (Redis-managed) only
-        tracking={"enabled": False},
-        metrics={"enabled": False},
-        web={"enabled": True, "port": 0, "tokens_file": str(write_tokens(tmp / "tokens.yaml"))},
-        history={"enabled": True, "database": f"sqlite:///{tmp / 'sightings.sqlite3'}", "snapshots_dir": str(tmp)},
-    )
-    running = Service(load_settings(None, settings))
-    running.start()
-    yield running
-    running.stop()
+        history={"database": f"sqlite:///{tmp / 'sightings.sqlite3'}", "snapshots_dir": str(tmp)},
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

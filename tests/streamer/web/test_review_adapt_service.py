@@ -16,16 +16,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import redis
 import yaml
 
-from streamer.service.config import load_settings
 from streamer.service.wiring import Service
-from tests.streamer.scene import make_scene
 from tests.streamer.web.browser import browser_tab, require_browser
 from tests.streamer.web.review_support import history_settings, seed
-from tests.streamer.web.support import MAKES, TOKEN, write_tokens
-from tests.synthetic_classifier import make_color_classifier
+from tests.streamer.web.service_support import running_service
+from tests.streamer.web.support import TOKEN
 from watchlists.alerts import Alert
 
 TIMEOUT_MS = 20_000
@@ -38,42 +35,25 @@ pytest.importorskip("scipy", reason="adapting needs scipy (the tools extra)")
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("teach")
-    redis.Redis.from_url(redis_url).flushdb()
-    scene = make_scene(tmp, frames=50, color="red")
-    make = make_color_classifier(tmp / "make.onnx", task="make", labels=MAKES)  # red → Toyota
     watchlist = tmp / "green.yaml"
     watchlist.write_text(
         yaml.safe_dump({"entries": [{"id": "green-car", "description": "a green car", "color": "green"}]})
     )
     history = history_settings(tmp)
     seed(history, ["red"] * VEHICLES)  # the camera's tracks as the service saw them: red Toyotas
-    settings = scene.settings(
+    assert history.database is not None
+    with running_service(
+        tmp,
         redis_url,
-        cameras=[{"id": "gate", "source": str(scene.video), "loop": True, "pace": True}],
-        classifiers={
-            "models": [
-                {"model": str(scene.classifier), "providers": ["cpu"]},
-                {"model": str(make), "providers": ["cpu"]},
-            ],
-            "min_crop_size": 16,
-            "abstain": {"enabled": False},
-            "adaptation": {"dir": str(tmp / "adapted"), "reload_s": 0.2},
-        },
         watchlist={"path": str(watchlist), "cooldown_s": 1},
-        tracking={"enabled": False},
-        metrics={"enabled": False},
-        web={"enabled": True, "port": 0, "tokens_file": str(write_tokens(tmp / "tokens.yaml"))},
         history={
-            "enabled": True,
-            "database": history.database.get_secret_value() if history.database is not None else None,
+            "database": history.database.get_secret_value(),
             "snapshots_dir": str(history.snapshots_dir),
             "labels_dir": str(tmp / "labels"),
         },
-    )
-    running = Service(load_settings(None, settings))
-    running.start()
-    yield running
-    running.stop()
+        adaptation={"dir": str(tmp / "adapted"), "reload_s": 0.2},
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +123,5 @@ def test_an_operator_teaches_the_camera_and_its_next_alert_is_decided_by_the_new
     mark = settled[-1][0] if settled else last_id
     time.sleep(2.5)  # > the cooldown: a green car would alert again
     assert alerts_since(service, mark) == []  # back on the base models, the cars read red again
+    page.click("#rollback")  # nothing left to roll back: refused in one line, nothing changed
+    page.wait_for_function("document.getElementById('report-head')?.textContent.includes('nothing to roll back')")
