@@ -194,7 +194,7 @@ class Login(BaseModel):
 
 def _page_routes(app: FastAPI, tokens: ApiTokens) -> None:
     """The live page, the review page and their sign-in (the token kept in an HttpOnly, SameSite=Strict cookie)."""
-    from streamer.web.page import PAGE, REVIEW_PAGE, REVIEW_SCRIPT, SCRIPT
+    from streamer.web.page import COMMON_SCRIPT, PAGE, REVIEW_PAGE, REVIEW_SCRIPT, SCRIPT
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -207,6 +207,10 @@ def _page_routes(app: FastAPI, tokens: ApiTokens) -> None:
     @app.get("/ui/live.js", include_in_schema=False)
     async def script() -> Response:
         return Response(SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+    @app.get("/ui/common.js", include_in_schema=False)
+    async def common_script() -> Response:
+        return Response(COMMON_SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-store"})
 
     @app.get("/ui/review", include_in_schema=False)
     async def review_page() -> HTMLResponse:

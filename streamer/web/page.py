@@ -17,5 +17,6 @@ from importlib.resources import files
 _STATIC = files("streamer.web") / "static"
 PAGE = (_STATIC / "live.html").read_text(encoding="utf-8")
 SCRIPT = (_STATIC / "live.js").read_text(encoding="utf-8")
+COMMON_SCRIPT = (_STATIC / "common.js").read_text(encoding="utf-8")
 REVIEW_PAGE = (_STATIC / "review.html").read_text(encoding="utf-8")
 REVIEW_SCRIPT = (_STATIC / "review.js").read_text(encoding="utf-8")

@@ -1,24 +1,11 @@
 // The review page: a camera's recent vehicles one at a time, labelled from the keyboard (see review.html's key list).
-const $ = (id) => document.getElementById(id);
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c]));
+// $, esc, api and the sign-in come from common.js.
 const FIELDS = ["make", "color", "body_type"];
 const CANT_TELL = "unknown";
 const JSON_POST = {method: "POST", headers: {"Content-Type": "application/json"}};
 let items = [], index = 0, focusIdx = 0, values = {}, vocab = {};
 const mine = [];  // ids of the labels made on this page, newest last: what "u" undoes
 
-async function api(path, options = {}) {
-  const r = await fetch(path, {credentials: "same-origin", ...options});
-  if (r.status === 401) { showLogin(); throw new Error("signed out"); }
-  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
-  if (!r.ok) throw new Error(body?.detail ?? r.statusText);
-  return body;
-}
-function showLogin() { $("login").hidden = false; $("app").hidden = true; }
-$("signin").onclick = async () => {
-  const r = await fetch("/ui/login", {...JSON_POST, body: JSON.stringify({token: $("token").value})});
-  if (r.ok) { location.reload(); } else { $("loginmsg").textContent = "wrong token"; }
-};
 function say(text, cls = "ok") { $("msg").innerHTML = `<span class="${cls}" id="said">${esc(text)}</span>`; }
 const camera = () => $("camera").value;
 const alertMode = () => $("mode").value === "alert";
