@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.paths import ConfigPath
-
-ADAPTED_SUBDIR = "adapted"
 
 
 class AdaptationSettings(BaseModel):
@@ -41,12 +37,3 @@ class AdaptationSettings(BaseModel):
         le=3600.0,
         description="How often, at most, a camera's CURRENT pointer is looked at: a new version decides within this.",
     )
-
-    def store_dir(self) -> Path:
-        """The adaptation store's folder: ``dir``, else ``<data dir>/adapted`` (the service, the review page's Adapt
-        button and `vehiclewatch adapt` all read and publish here)."""
-        if self.dir is not None:
-            return self.dir
-        from redisbus.data_dir import default_data_dir  # not at import: loading the config stays light
-
-        return default_data_dir() / ADAPTED_SUBDIR

@@ -52,6 +52,7 @@ def _store(store_dir: Path | None, config_path: Path | None) -> AdaptationStore:
     from classifiers.adaptation.settings import AdaptationSettings
     from classifiers.adaptation.store import AdaptationStore
     from common.paths import resolve_config_paths
+    from streamer.service.adaptations import adaptations_root
     from streamer.service.config import read_yaml
 
     if store_dir is not None:
@@ -60,7 +61,7 @@ def _store(store_dir: Path | None, config_path: Path | None) -> AdaptationStore:
     if config_path is not None:
         section = (read_yaml(config_path, ["classifiers"]).get("classifiers") or {}).get("adaptation") or {}
         section = resolve_config_paths(AdaptationSettings, section, config_path.parent)
-    return AdaptationStore(AdaptationSettings(**section).store_dir())
+    return AdaptationStore(adaptations_root(AdaptationSettings(**section)))
 
 
 def _classifier_settings(

@@ -1,10 +1,22 @@
-"""The cameras' adapted heads in the service: the live store and its metrics."""
+"""The cameras' adapted heads in the service: where the store is, the live store and its metrics."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from classifiers.adaptation.live import LiveAdaptations
 from classifiers.adaptation.settings import AdaptationSettings
 from streamer.service.metrics import Metrics
+
+ADAPTED_SUBDIR = "adapted"
+
+
+def adaptations_root(settings: AdaptationSettings) -> Path:
+    """The adaptation store: ``classifiers.adaptation.dir``, else ``<data dir>/adapted``. The service, the review
+    page's Adapt button and `vehiclewatch adapt` all read and publish here."""
+    from redisbus.data_dir import default_data_dir
+
+    return settings.dir if settings.dir is not None else default_data_dir() / ADAPTED_SUBDIR
 
 
 def open_adaptations(settings: AdaptationSettings, metrics: Metrics) -> LiveAdaptations | None:
@@ -14,7 +26,7 @@ def open_adaptations(settings: AdaptationSettings, metrics: Metrics) -> LiveAdap
     from classifiers.adaptation.file import load_adaptation
 
     live = LiveAdaptations(
-        settings.store_dir(),
+        adaptations_root(settings),
         load_adaptation,
         reload_s=settings.reload_s,
         on_error=lambda camera: metrics.adaptation_load_errors.labels(camera).inc(),

@@ -106,10 +106,13 @@ def start_web_api(
         labels = LabelsStore.open(store, labels_dir(history))
         routes.append(review_router(labels, lambda: vocabulary_of(bank.heads), labels_dir(history) / "exports"))
         if adapter is None and classifiers.adaptation.enabled and len(bank):
+            from streamer.service.adaptations import adaptations_root
             from streamer.web.camera_adapter import LabelsAdapter
 
             # The Adapt button fits on these models' raw scores and publishes where the service reads.
-            adapter = LabelsAdapter(labels, bank, classifiers.adaptation.store_dir(), labels_dir(history) / "adapt")
+            adapter = LabelsAdapter(
+                labels, bank, adaptations_root(classifiers.adaptation), labels_dir(history) / "adapt"
+            )
     if live is not None:
         routes.append(live_router(live))
     from streamer.web.review_api import adapt_router
