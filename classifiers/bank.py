@@ -133,7 +133,7 @@ class ClassifierBank:
         if len(own) != len(self.classifiers):
             raise ValueError(f"need one margin per classifier ({len(self.classifiers)}), got {len(own)}")
         self.margins: tuple[float, ...] = tuple(crop_margin if m is None else m for m in own)
-        self.calibration = calibration or Calibration({})
+        self.calibration = calibration if calibration is not None else Calibration({})
         self.abstain = abstain or AbstentionSettings()
         self.camera_adaptation = camera_adaptation
         self.adaptations = adaptations

@@ -6,6 +6,10 @@ number of views that have the head (a head that abstained on a view is absent fr
 
     fused ∝ exp( n^γ · Σ wᵢ log max(pᵢ, floor_mass / labels) / Σ wᵢ )
 
+γ is per head where one is set (``FusionSettings.head_exponents``, or fitted on labelled vehicles by
+``vehiclewatch watchlist calibrate``: how far a head's agreeing views really raise its accuracy, measured per
+vehicle).
+
 - One view gives back its own distribution.
 - Views that agree raise the confidence: four views each giving "red" 0.8 and "blue" 0.2 fuse to 0.94 with γ = 0.5
   (γ = 1 would treat the views as independent evidence, which consecutive frames of one vehicle are not; γ = 0 is
@@ -113,11 +117,13 @@ class TrackFusion:
         """The fused classification (empty before the first view)."""
         if self._fused is None:
             # Each head is sharpened by the views that judged it: a head absent from a view (it abstained there)
-            # gains no confidence from that view.
-            gamma = self.settings.agreement_exponent
+            # gains no confidence from that view. Each head has its own exponent where one was fitted on vehicles.
+            exponent = self.settings.exponent
             self._fused = Classification(
                 {
-                    name: HeadScores(name, acc.labels, _normalise_log(acc.views**gamma * acc.log_sum / acc.weight))
+                    name: HeadScores(
+                        name, acc.labels, _normalise_log(acc.views ** exponent(name) * acc.log_sum / acc.weight)
+                    )
                     for name, acc in self._heads.items()
                 }
             )

@@ -5,6 +5,7 @@ Settings only: config loading imports this module, so it imports no model runtim
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -247,3 +248,33 @@ class FusionSettings(BaseModel):
             "fusion more forgiving of outlier views."
         ),
     )
+    head_exponents: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "Per head, an agreement_exponent of its own (e.g. {color: 0.0}). A calibration file's fitted exponents "
+            "(`vehiclewatch watchlist calibrate`, fitted on vehicles) apply to the heads not named here."
+        ),
+    )
+
+    @field_validator("head_exponents")
+    @classmethod
+    def _exponents_in_range(cls, exponents: dict[str, float]) -> dict[str, float]:
+        for head, exponent in exponents.items():
+            if not 0.0 <= exponent <= 1.0:
+                raise ValueError(f"head_exponents.{head}: {exponent} is not between 0 and 1")
+        return exponents
+
+    def exponent(self, head: str) -> float:
+        """The agreement exponent that sharpens ``head``."""
+        return self.head_exponents.get(head, self.agreement_exponent)
+
+    def with_fitted(self, fitted: Mapping[str, float]) -> FusionSettings:
+        """These settings with ``fitted`` per-head exponents for the heads that have none of their own here.
+
+        Example:
+            >>> FusionSettings(head_exponents={"make": 0.5}).with_fitted({"color": 0.0, "make": 1.0}).head_exponents
+            {'color': 0.0, 'make': 0.5}
+        """
+        if not fitted:
+            return self
+        return self.model_copy(update={"head_exponents": {**fitted, **self.head_exponents}})

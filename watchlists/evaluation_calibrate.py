@@ -77,7 +77,7 @@ def fit_for_service(
         colour = heads[COLOR_HEAD]
         heads[COLOR_HEAD] = HeadData(colour.labels, colors.cv_probs(), colour.truth)
     folds = tuple(crop.fold for crop in data.crops)
-    vehicles = tuple(crop.vehicle for crop in data.crops) if options.table_by_vehicle else ()
+    vehicles = tuple(crop.vehicle for crop in data.crops)
     fit_data = FitData(heads, data.facts, folds, vehicles, data.weights, fusion)
     fit = fit_fold(fit_data, np.ones(len(data), np.bool_), options)
     names = sorted(set(folds))

@@ -9,8 +9,9 @@ For each held-out fold:
 2. classify the held-out crops with the same opened bank carrying what was fitted
    (:meth:`classifiers.bank.ClassifierBank.with_parts`: the service's code path, calibration and abstention
    inside the bank);
-3. fuse each vehicle's views as the service fuses a track, and match the fused classification once per vehicle
-   with a matcher holding the fold's colour table.
+3. fuse each vehicle's views as the service fuses a track (each head sharpened by the exponent the fold fitted for
+   it on vehicles), and match the fused classification once per vehicle with a matcher holding the fold's colour
+   table.
 
 Without folds the bank is used as it is (a calibration file from its settings, its abstention rules): the
 evaluation of a configuration as shipped, e.g. on a held-out set.
@@ -77,6 +78,8 @@ class Evaluation:
         raw: crop index → the bank's classification without calibration and abstention.
         fits: fold → what was fitted on the other folds (empty without folds).
         curves: head → its held-out crops before and after calibration.
+        vehicle_curves: head → its held-out vehicles, fused with the configured agreement exponent ("before") and
+            with the fold's fitted one ("after"); the crops calibrated in both.
     """
 
     vehicles: tuple[VehicleView, ...]
@@ -85,6 +88,7 @@ class Evaluation:
     raw: dict[int, Classification]
     fits: dict[str, FoldFit]
     curves: dict[str, HeadCurve]
+    vehicle_curves: dict[str, HeadCurve] = field(default_factory=dict)
 
 
 def head_data(data: CropImages, raw: dict[int, Classification], bank: ClassifierBank) -> dict[str, HeadData]:
@@ -165,7 +169,7 @@ def evaluate_vehicles(
     folds = sorted({crop.fold for crop in data.crops})
     if len(folds) < 2 or (options.fit is None and not options.refit_color):
         classified = classify_views(bank, data, everything, batch_size=options.batch_size, progress=progress)
-        vehicles = fuse_vehicles(data, classified, options.fusion)
+        vehicles = fuse_vehicles(data, classified, options.fusion.with_fitted(bank.calibration.agreement_exponents))
         matcher = matcher_for(None)
         fused = [v.fused for v in vehicles]
         return Evaluation(tuple(vehicles), score_matrix(matcher, fused), classified, raw, {}, {})
@@ -200,7 +204,7 @@ def _fold(
         _fold_heads(heads, colors, held),
         data.facts,
         fold_of,
-        tuple(c.vehicle for c in data.crops) if options.fit.table_by_vehicle else (),
+        tuple(c.vehicle for c in data.crops),
         data.weights,
         options.fusion,
     )
@@ -209,6 +213,27 @@ def _fold(
         color_recognizer=recognizer, calibration=Calibration(fit.calibration.heads), abstain=fit.rules
     )
     return _Fold(fold_bank, fit.color_table, fit, _held_out_curves(heads, colors, fit, ~train, data))
+
+
+def _vehicle_curves(
+    heads: dict[str, HeadData], before: Sequence[VehicleView], after: Sequence[VehicleView]
+) -> dict[str, HeadCurve]:
+    """Per head with a truth, its fused probabilities on the vehicles where it judged some view."""
+    out: dict[str, HeadCurve] = {}
+    for name, head in heads.items():
+        rows = [
+            (int(head.truth[b.crops[0]]), b.fused.heads[name].probs, a.fused.heads[name].probs)
+            for b, a in zip(before, after, strict=True)
+            if b.fused is not None and a.fused is not None and name in b.fused.heads and head.truth[b.crops[0]] >= 0
+        ]
+        if rows:
+            out[name] = HeadCurve(
+                head.labels,
+                np.array([r[1] for r in rows], np.float64),
+                np.array([r[2] for r in rows], np.float64),
+                np.array([r[0] for r in rows], np.int64),
+            )
+    return out
 
 
 def _cross_validate(
@@ -225,6 +250,7 @@ def _cross_validate(
     classified: dict[int, Classification] = {}
     by_vehicle: dict[str, tuple[VehicleView, NDArray[np.float64]]] = {}
     curves: list[dict[str, HeadCurve]] = []
+    vehicle_curves: list[dict[str, HeadCurve]] = []
     for held in sorted({crop.fold for crop in data.crops}):
         fold = _fold(bank, data, heads, colors, held, options)
         if fold.fit is not None:
@@ -233,10 +259,14 @@ def _cross_validate(
         indices = [i for i, crop in enumerate(data.crops) if crop.fold == held]
         found = classify_views(fold.bank, data, indices, batch_size=options.batch_size, progress=progress)
         classified.update(found)
-        vehicles = fuse_vehicles(data, found, options.fusion, sorted({data.crops[i].vehicle for i in indices}))
+        keys = sorted({data.crops[i].vehicle for i in indices})
+        fitted = Calibration(fold.fit.calibration.heads).agreement_exponents if fold.fit is not None else {}
+        vehicles = fuse_vehicles(data, found, options.fusion.with_fitted(fitted), keys)
+        if fitted:
+            vehicle_curves.append(_vehicle_curves(heads, fuse_vehicles(data, found, options.fusion, keys), vehicles))
         scores = score_matrix(matcher_for(fold.table), [v.fused for v in vehicles])
         by_vehicle.update({v.vehicle: (v, s) for v, s in zip(vehicles, scores, strict=True)})
     order = list(dict.fromkeys(crop.vehicle for crop in data.crops))
     ordered = tuple(by_vehicle[key][0] for key in order)
     matrix = np.stack([by_vehicle[key][1] for key in order])
-    return Evaluation(ordered, matrix, classified, raw, fits, _merge_curves(curves))
+    return Evaluation(ordered, matrix, classified, raw, fits, _merge_curves(curves), _merge_curves(vehicle_curves))

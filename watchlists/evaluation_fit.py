@@ -9,8 +9,12 @@ write the files the service loads. Nothing here looks at the crops it is not giv
   ``make_target`` over at least ``min_rows`` crops (:func:`make_size_curve`, :func:`choose_make_limit`).
 - **Calibration** per head (:func:`classifiers.calibration.fit.fit_head`: none, temperature or isotonic, chosen by
   clip-wise cross-validated log-loss among the training clips), on the crops where the head does not abstain.
+- **Fusion** per head (:func:`classifiers.calibration.agreement.fit_agreement_exponent`): how far agreeing views
+  sharpen the head's fused probability, chosen by the fused log-loss of the training vehicles (their calibrated
+  crops fused as the service fuses a track); stored as the head's ``agreement_exponent``.
 - **Colour table** (:class:`watchlists.colors.ColorTable`): ``weight(c, l) = P(true colour c | the head says l)``,
-  fitted by maximum likelihood on the calibrated colour probabilities of the training crops: the score
+  fitted by maximum likelihood on the calibrated colour probabilities of the training crops (fused per vehicle with
+  the fitted exponent): the score
   ``Σ_l P(l) · weight(c, l)`` is the probability of the true colour, and the table that makes the true colours most
   likely is found by expectation-maximisation (a prior of ``α`` crops towards each label meaning itself keeps
   rarely said labels at their face value). Rows for every colour that occurs as a true label.
@@ -25,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.calibration.abstention import CropFacts, abstaining_heads
+from classifiers.calibration.agreement import VehicleViews, fit_agreement_exponent
 from classifiers.calibration.file import CalibrationFile, HeadCalibration
 from classifiers.calibration.fit import LabelledProbs, fit_head
 from classifiers.fusion import fuse
@@ -52,6 +57,8 @@ class FitOptions:
     table_prior: float = 1.0
     table_by_vehicle: bool = True
     """Fit the colour table on vehicles (their crops fused, as the matcher sees them) rather than on crops."""
+    fusion: bool = True
+    """Fit each head's agreement exponent on the training vehicles (needs the crops' vehicles)."""
     rules: AbstentionSettings = field(default_factory=AbstentionSettings)
     """The abstention rules; ``make_min_box_side`` is replaced by the fitted limit when ``make_limit``."""
 
@@ -84,7 +91,8 @@ class FitData:
     facts: Sequence[CropFacts]
     folds: tuple[str, ...]
     vehicles: tuple[str, ...] = ()
-    """Each crop's vehicle: given, the colour table is fitted on vehicles (their crops fused as in the service)."""
+    """Each crop's vehicle: given, the fusion exponents and (``table_by_vehicle``) the colour table are fitted on
+    vehicles (their crops fused as in the service)."""
     weights: NDArray[np.float64] | None = None
     """Each crop's quality weight in fusion."""
     fusion: FusionSettings = field(default_factory=FusionSettings)
@@ -154,6 +162,35 @@ def fit_calibration(data: FitData, rows: NDArray[np.bool_], rules: AbstentionSet
     return fitted
 
 
+def _vehicle_views(
+    data: FitData, probs: NDArray[np.float64], truth: NDArray[np.int64], use: NDArray[np.bool_]
+) -> list[VehicleViews]:
+    weights = data.weights if data.weights is not None else np.ones(len(probs))
+    members: dict[str, list[int]] = {}
+    for i in np.flatnonzero(use):
+        members.setdefault(data.vehicles[i], []).append(int(i))
+    return [VehicleViews(probs[ix], weights[ix], int(truth[ix[0]])) for ix in members.values()]
+
+
+def fit_fusion(
+    data: FitData, rows: NDArray[np.bool_], rules: AbstentionSettings, calibration: Mapping[str, HeadCalibration]
+) -> dict[str, HeadCalibration]:
+    """``calibration`` with each head's agreement exponent fitted on the vehicles of ``rows`` (their calibrated
+    crops where the head does not abstain); heads with too few multi-view vehicles keep the configured one."""
+    out = dict(calibration)
+    for name, head in data.heads.items():
+        use = rows & head.present & (head.truth >= 0) & ~abstains(name, data.facts, rules)
+        own = out.get(name, HeadCalibration(method="none"))
+        probs = np.full_like(head.probs, np.nan)
+        probs[use] = own.apply(head.probs[use])
+        configured = FusionSettings(agreement_exponent=data.fusion.exponent(name), floor_mass=data.fusion.floor_mass)
+        fitted = fit_agreement_exponent(_vehicle_views(data, probs, head.truth, use), configured)
+        if fitted.exponent is not None:
+            update = {"agreement_exponent": fitted.exponent, "measured": {**own.measured, **fitted.measured()}}
+            out[name] = own.model_copy(update=update)
+    return out
+
+
 def fit_color_table(
     head: HeadData, probs: NDArray[np.float64], rows: NDArray[np.bool_], prior: float, iterations: int = 200
 ) -> ColorTable:
@@ -180,10 +217,16 @@ def fit_color_table(
 
 
 def fuse_by_vehicle(
-    head: HeadData, probs: NDArray[np.float64], rows: NDArray[np.bool_], data: FitData
+    head: HeadData,
+    probs: NDArray[np.float64],
+    rows: NDArray[np.bool_],
+    data: FitData,
+    exponent: float | None = None,
 ) -> tuple[HeadData, NDArray[np.float64], NDArray[np.bool_]]:
-    """One row per vehicle of ``rows``: its crops' ``probs`` fused as the service fuses a track's views."""
+    """One row per vehicle of ``rows``: its crops' ``probs`` fused as the service fuses a track's views (with the
+    colour head's fitted ``exponent`` where there is one)."""
     weights = data.weights if data.weights is not None else np.ones(len(probs))
+    fusion = data.fusion.with_fitted({COLOR_HEAD: exponent} if exponent is not None else {})
     use = rows & ~np.isnan(probs).any(axis=1)
     members: dict[str, list[int]] = {}
     for i in np.flatnonzero(use):
@@ -197,7 +240,7 @@ def fuse_by_vehicle(
             )
             for i in indices
         ]
-        fused.append(fuse(views, data.fusion).heads[COLOR_HEAD].probs.astype(np.float64))
+        fused.append(fuse(views, fusion).heads[COLOR_HEAD].probs.astype(np.float64))
         truth.append(int(head.truth[indices[0]]))
     matrix = np.asarray(fused).reshape(len(fused), len(head.labels))
     out = HeadData(head.labels, matrix, np.asarray(truth, np.int64))
@@ -214,6 +257,8 @@ def fit_fold(data: FitData, rows: NDArray[np.bool_], options: FitOptions) -> Fol
             limit = choose_make_limit(curve, options.make_target, options.min_rows)
             rules = rules.model_copy(update={"make_min_box_side": limit})
     heads = fit_calibration(data, rows, rules) if options.calibrate else {}
+    if options.fusion and data.vehicles:
+        heads = fit_fusion(data, rows, rules, heads)
     calibration = CalibrationFile(heads=heads)
     table = None
     if options.color_table and COLOR_HEAD in data.heads:
@@ -223,7 +268,7 @@ def fit_fold(data: FitData, rows: NDArray[np.bool_], options: FitOptions) -> Fol
         head = heads.get(COLOR_HEAD, HeadCalibration(method="none"))
         calibrated[present] = head.apply(colour.probs[present])
         usable = rows & ~abstains(COLOR_HEAD, data.facts, rules)
-        if data.vehicles:
-            colour, calibrated, usable = fuse_by_vehicle(colour, calibrated, usable, data)
+        if data.vehicles and options.table_by_vehicle:
+            colour, calibrated, usable = fuse_by_vehicle(colour, calibrated, usable, data, head.agreement_exponent)
         table = fit_color_table(colour, calibrated, usable, options.table_prior)
     return FoldFit(calibration, rules, table, curve)

@@ -25,7 +25,12 @@ def fold_summary(fits: dict[str, FoldFit]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for fold, fit in fits.items():
         heads = {
-            name: {"method": h.method, "temperature": h.temperature, "isotonic_points": len(h.isotonic_x or ())}
+            name: {
+                "method": h.method,
+                "temperature": h.temperature,
+                "isotonic_points": len(h.isotonic_x or ()),
+                "agreement_exponent": h.agreement_exponent,
+            }
             for name, h in fit.calibration.heads.items()
         }
         own = {c: row.get(c) for c, row in fit.color_table.rows.items()} if fit.color_table is not None else {}
@@ -41,9 +46,18 @@ def summary_text(evaluation: Evaluation, data: CropImages) -> str:
     ]
     if evaluation.curves:
         parts += ["", "calibration on held-out crops:", calibration_table(calibration_rows(evaluation.curves))]
+    if evaluation.vehicle_curves:
+        rows = calibration_rows(evaluation.vehicle_curves)
+        parts += [
+            "",
+            "per vehicle (fused views; before: the configured agreement exponent, after: the fold's fitted one):",
+            calibration_table(rows, unit="vehicles"),
+        ]
     for fold, values in fold_summary(evaluation.fits).items():
         methods = ", ".join(
-            f"{head} {h['method']}" + (f" T={h['temperature']:.2f}" if h["temperature"] else "")
+            f"{head} {h['method']}"
+            + (f" T={h['temperature']:.2f}" if h["temperature"] else "")
+            + (f" γ={h['agreement_exponent']:.1f}" if h["agreement_exponent"] is not None else "")
             for head, h in values["calibration"].items()
         )
         parts.append(f"fold {fold}: make limit {values['make_min_box_side']} px; {methods}")
@@ -66,6 +80,7 @@ def write_vehicle_outputs(
         limit = int(np.median(list(limits.values()))) if limits else 0
         plot_make_sizes(sides, correct, folder / "make_sizes.png", limit=limit, fold_limits=limits)
     plot_calibration(evaluation.curves, folder)
+    plot_calibration(evaluation.vehicle_curves, folder, unit="vehicles", prefix="reliability_vehicle_")
     extra = {
         "false_alerts": len(alerts),
         "folds": fold_summary(evaluation.fits),
@@ -73,6 +88,7 @@ def write_vehicle_outputs(
         "make_vehicles": asdict(vehicle_makes(evaluation.vehicles)),
         "make_size_curve": make_size_curve(sides, correct),
         "calibration": calibration_rows(evaluation.curves),
+        "calibration_per_vehicle": calibration_rows(evaluation.vehicle_curves),
     }
     payload = {**report.as_dict(), **extra}
     (folder / "report.json").write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")

@@ -66,8 +66,11 @@ def plot_make_sizes(
     return path
 
 
-def plot_calibration(curves: Mapping[str, HeadCurve], folder: Path) -> list[Path]:
-    """Reliability diagrams of each head's held-out crops, before and after calibration (two PNGs per head)."""
+def plot_calibration(
+    curves: Mapping[str, HeadCurve], folder: Path, *, unit: str = "crops", prefix: str = "reliability_"
+) -> list[Path]:
+    """Reliability diagrams of each head's held-out crops (or vehicles: ``unit``), before and after calibration
+    (two PNGs per head, ``<prefix><head>_{before,after}.png``)."""
     written: list[Path] = []
     for head, curve in sorted(curves.items()):
         if not len(curve.truth):
@@ -77,8 +80,8 @@ def plot_calibration(curves: Mapping[str, HeadCurve], folder: Path) -> list[Path
             figures = (
                 f"log-loss {log_loss(probs, curve.truth):.3f}, ECE {expected_calibration_error(probs, curve.truth):.3f}"
             )
-            title = f"{head}, {len(curve.truth)} held-out crops, {name} calibration: {figures}"
-            drawn = plot_reliability(reliability(table), folder / f"reliability_{head}_{name}.png", title=title)
+            title = f"{head}, {len(curve.truth)} held-out {unit}, {name} calibration: {figures}"
+            drawn = plot_reliability(reliability(table), folder / f"{prefix}{head}_{name}.png", title=title)
             if drawn is not None:
                 written.append(drawn)
     return written
@@ -102,8 +105,8 @@ def calibration_rows(curves: Mapping[str, HeadCurve]) -> list[tuple[str, int, fl
     return rows
 
 
-def calibration_table(rows: Sequence[tuple[str, int, float, float, float, float]]) -> str:
+def calibration_table(rows: Sequence[tuple[str, int, float, float, float, float]], unit: str = "crops") -> str:
     """The rows as a Markdown table."""
-    lines = ["| head | held-out crops | log-loss before | after | ECE before | after |", "|---|---|---|---|---|---|"]
+    lines = [f"| head | held-out {unit} | log-loss before | after | ECE before | after |", "|---|---|---|---|---|---|"]
     lines += [f"| {h} | {n} | {a:.3f} | {b:.3f} | {c:.3f} | {d:.3f} |" for h, n, a, b, c, d in rows]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ probabilities:
     version: 1
     heads:
       make: {method: temperature, temperature: 1.8}
+      type: {method: none, agreement_exponent: 0.25}    # fused per track: views^0.25 sharpening, fitted on vehicles
       color: {method: isotonic, isotonic_x: [0.0, 0.41, 0.97, 1.0], isotonic_y: [0.0, 0.35, 0.9, 1.0]}
     provenance: {data: /data/traffic_crops_dev, folds: "leave-one-clip-out, 5 clips", date: "2026-12-06"}
 
@@ -46,6 +47,15 @@ class HeadCalibration(BaseModel):
     temperature: float | None = Field(default=None, gt=0.0, description="temperature: p' = softmax(log p / T).")
     isotonic_x: tuple[float, ...] | None = Field(default=None, description="isotonic: top-1 confidences (sorted).")
     isotonic_y: tuple[float, ...] | None = Field(default=None, description="isotonic: what each maps to.")
+    agreement_exponent: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Fitted on labelled vehicles: how far this head's agreeing views sharpen its fused (per track) "
+            "probabilities (classifiers.fusion). None: tracking.fusion's agreement_exponent."
+        ),
+    )
     measured: dict[str, float] = Field(
         default_factory=dict,
         description="Figures of the fit (cross-validated log-loss and ECE before/after, rows), for the record.",
@@ -126,6 +136,10 @@ class Calibration:
 
     def __init__(self, heads: Mapping[str, HeadCalibration], source: str = "") -> None:
         self.heads = {name: head for name, head in heads.items() if head.method != "none"}
+        self.agreement_exponents = {
+            name: head.agreement_exponent for name, head in heads.items() if head.agreement_exponent is not None
+        }
+        """Head → the agreement exponent fitted for it on vehicles (for ``FusionSettings.with_fitted``)."""
         self.source = source
 
     @classmethod

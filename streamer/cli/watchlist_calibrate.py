@@ -3,7 +3,8 @@
 Writes into ``--out``:
 
 * ``calibration.yaml`` — per head a temperature or isotonic table (``classifiers.calibration``), each method chosen
-  by clip-wise cross-validated log-loss, with provenance (data, folds, date);
+  by clip-wise cross-validated log-loss, and the head's agreement exponent (how far agreeing views sharpen its
+  fused per-track probability, fitted on the labelled vehicles), with provenance (data, folds, date);
 * ``color_table.yaml`` — the measured colour table (``watchlist.color_table``);
 * ``make_sizes.png`` — make accuracy against the box size, with the chosen ``abstain.make_min_box_side``;
 * ``reliability_<head>_{before,after}.png`` — reliability diagrams, clip-wise cross-validated;
@@ -97,8 +98,18 @@ def calibrate(out: Path, make_target: float, exposure_sweep: bool, **flags: Any)
         limits = _exposure(bank, data, out) if exposure_sweep else None
     click.echo(calibration_table(calibration_rows(result.curves)))
     for head, calibration in sorted(result.calibration.heads.items()):
+        fused = ""
+        if calibration.agreement_exponent is not None and "fusion_vehicles" in calibration.measured:  # in sample
+            m = calibration.measured
+            fused = (
+                f"; fused per track with agreement exponent {calibration.agreement_exponent:g} (vehicle log-loss "
+                f"{m['fusion_log_loss_configured']:.3f} → {m['fusion_log_loss_fitted']:.3f} on "
+                f"{m['fusion_vehicles']:.0f} multi-view vehicles)"
+            )
         click.echo(
-            f"{head}: {calibration.method}" + (f" T={calibration.temperature:g}" if calibration.temperature else "")
+            f"{head}: {calibration.method}"
+            + (f" T={calibration.temperature:g}" if calibration.temperature else "")
+            + fused
         )
     click.echo(f"make: abstain below {result.fit.rules.make_min_box_side} px (target accuracy {make_target:g})")
     config = [

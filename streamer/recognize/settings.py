@@ -6,6 +6,7 @@ own settings modules, nothing that loads OpenCV, a model runtime or Redis.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -351,6 +352,11 @@ class TrackingSettings(BaseModel):
     plates: PlateStageSettings = Field(
         default_factory=PlateStageSettings, description="Licence plate reading per track (the 'plates' extra)."
     )
+
+    def with_fitted_fusion(self, fitted: Mapping[str, float]) -> TrackingSettings:
+        """These settings with a calibration file's per-head agreement exponents (fitted on labelled vehicles by
+        ``vehiclewatch watchlist calibrate``); exponents the config names itself (``fusion.head_exponents``) win."""
+        return self if not fitted else self.model_copy(update={"fusion": self.fusion.with_fitted(fitted)})
 
     def for_frame_step(self, step: int) -> TrackingSettings:
         """These settings for a camera whose detector sees every ``step``-th frame: the counts of frames (tracker

@@ -196,13 +196,20 @@ class Service:
             alert_sink = StampedAlerts(self.publisher, self.fleet.stamp)
             if self.track_events is not None:
                 event_sink = StampedTrackEvents(self.track_events, self.fleet.stamp)
+        # The calibration file's per-head fusion exponents (fitted on labelled vehicles) sharpen tracks as the
+        # evaluation that chose them measured; the config's own fusion.head_exponents win.
+        tracking = s.tracking.with_fitted_fusion(bank.calibration.agreement_exponents)
+        if tracking.fusion.head_exponents:
+            exponents = ", ".join(f"{head} {g:g}" for head, g in sorted(tracking.fusion.head_exponents.items()))
+            others = tracking.fusion.agreement_exponent
+            log.info("track fusion: agreement exponent per head: %s (others %g)", exponents, others)
         recognizer = Recognizer(
             bank,
             matcher,
             cooldown,
             alert_sink,
             self.metrics,
-            s.tracking,
+            tracking,
             event_sink,
             s.watchlist.top_k,
             frame_steps={camera.id: camera.detection.every for camera in s.cameras},

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from classifiers.bank import ClassifierBank
+from classifiers.calibration.methods import expected_calibration_error, log_loss
 from classifiers.settings import ClassifierModelSettings, ClassifierSettings
 from classifiers.training.embed import read_image
 from streamer.cli.watchlist_crops import service_gate
@@ -63,5 +64,22 @@ def test_per_vehicle_cross_validated_run_on_traffic_crops() -> None:
     assert report.overall.tp + report.overall.fn == 83  # (vehicle, entry) pairs with a definite label
     assert report.overall.precision is not None
     assert report.overall.precision >= 0.5
-    assert report.overall.recall is not None
-    assert report.overall.recall >= 0.3
+    # Fused scores are no longer sharpened past what the views say (fitted exponents near 0), so fewer vehicles
+    # reach the default 0.5: the curve must still offer a useful operating point.
+    assert any(
+        p.precision is not None and p.recall is not None and p.precision >= 0.5 and p.recall >= 0.3
+        for p in report.curve
+    )
+    # Every fold fits how far agreeing views sharpen colour and type, and that makes the fused vehicles' colour
+    # better calibrated on the held-out clip than the configured exponent did.
+    assert all(
+        fit.calibration.heads[head].agreement_exponent is not None
+        for fit in result.fits.values()
+        for head in ("color", "type")
+    )
+    colour = result.vehicle_curves["color"]
+    assert len(colour.truth) == 61
+    assert expected_calibration_error(colour.after, colour.truth) < expected_calibration_error(
+        colour.before, colour.truth
+    )
+    assert log_loss(colour.after, colour.truth) < log_loss(colour.before, colour.truth)

@@ -175,3 +175,27 @@ def test_the_detector_input_is_sized_to_the_cameras_frames(redis_url: str) -> No
     assert service.pipeline is not None
     assert getattr(service.pipeline.detector, "input_size", None) == (384, 640)
     assert sample(service, "vehiclewatch_frames_detected_total", camera="highway") == 144
+
+
+def test_tracks_fuse_with_the_calibration_files_fitted_exponents(tmp_path: Path, redis_url: str) -> None:
+    """A calibration file that measured colour views as no better together than alone (exponent 0): the tracked
+    alert carries the views' own colour confidence, not the one sharpened by the default exponent."""
+    scene = make_scene(tmp_path, frames=40, color="red")  # long enough for a track to fuse views before alerting
+    sharpened: list[Alert] = []
+    run_to_end(Service(load_settings(None, scene.settings(redis_url)), on_alert=sharpened.append))
+    calibration = tmp_path / "calibration.yaml"
+    calibration.write_text("heads:\n  color: {method: none, agreement_exponent: 0.0}\n")
+    classifiers = scene.settings(redis_url)["classifiers"] | {"calibration": str(calibration)}
+    measured: list[Alert] = []
+    service = Service(load_settings(None, scene.settings(redis_url, classifiers=classifiers)), on_alert=measured.append)
+    run_to_end(service)
+
+    assert service._recognizer is not None
+    assert service._recognizer.settings.fusion.head_exponents == {"color": 0.0}
+    assert len(sharpened) == len(measured) == 1
+    assert measured[0].views_fused == sharpened[0].views_fused
+    assert measured[0].views_fused is not None
+    assert measured[0].views_fused > 1
+    before, after = sharpened[0].classifications["color"][0], measured[0].classifications["color"][0]
+    assert before.label == after.label == "red"
+    assert after.prob < before.prob - 0.01
