@@ -78,6 +78,7 @@ def _per_vehicle(args: CropArgs, matcher: Matcher, options: dict[str, Any], out_
         calibrate=options["calibrate"] and args.calibration is None,
         color_table=options["fit_color_table"],
         make_limit=options["make_limit"] and args.abstain,
+        fusion=options["fit_fusion"],
         rules=bank.abstain,
     )
     cv = CVOptions(fit=fit if options["fit"] else None, refit_color=options["refit_color"])
@@ -127,6 +128,13 @@ def _per_vehicle(args: CropArgs, matcher: Matcher, options: dict[str, Any], out_
 @click.option("--no-color-fit", "fit_color_table", flag_value=False, default=True, help="Folds fit no colour table.")
 @click.option("--no-make-limit", "make_limit", flag_value=False, default=True, help="Folds fit no make size limit.")
 @click.option(
+    "--no-fusion-fit",
+    "fit_fusion",
+    flag_value=False,
+    default=True,
+    help="Folds fit no per-head agreement exponent (tracks fused with tracking.fusion's).",
+)
+@click.option(
     "--keep-color-pool",
     "refit_color",
     flag_value=False,
@@ -149,7 +157,10 @@ def evaluate(
 
     configure_logging("WARNING")
     started = time.perf_counter()
-    options = {name: flags.pop(name) for name in ("fit", "calibrate", "fit_color_table", "make_limit", "refit_color")}
+    options = {
+        name: flags.pop(name)
+        for name in ("fit", "calibrate", "fit_color_table", "make_limit", "fit_fusion", "refit_color")
+    }
     args = CropArgs(**flags)
     with needs_tools("watchlist evaluate"), clear_errors():
         from watchlists.colors import ColorTable, load_color_table
