@@ -5,7 +5,7 @@ Settings only: config loading imports this module, so it imports no model runtim
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -267,6 +267,21 @@ class FusionSettings(BaseModel):
     def exponent(self, head: str) -> float:
         """The agreement exponent that sharpens ``head``."""
         return self.head_exponents.get(head, self.agreement_exponent)
+
+    def check_heads(self, heads: Iterable[str]) -> None:
+        """Raises ValueError (one line) when ``head_exponents`` names a head none of ``heads`` is (a typo such as
+        ``colour`` would otherwise be ignored in silence)."""
+        known = set(heads)
+        for head in self.head_exponents:
+            if head not in known:
+                raise ValueError(
+                    f"tracking.fusion.head_exponents: no loaded classifier has a head {head!r} "
+                    f"(heads: {', '.join(sorted(known)) or 'none'})"
+                )
+
+    def for_head(self, head: str) -> FusionSettings:
+        """Settings that fuse every head as these fuse ``head`` (its exponent as the only one)."""
+        return self.model_copy(update={"agreement_exponent": self.exponent(head), "head_exponents": {}})
 
     def with_fitted(self, fitted: Mapping[str, float]) -> FusionSettings:
         """These settings with ``fitted`` per-head exponents for the heads that have none of their own here.

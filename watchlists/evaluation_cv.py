@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.bank import ClassifierBank
-from classifiers.calibration.file import Calibration
+from classifiers.calibration.file import Calibration, agreement_exponents
 from classifiers.color.recognizer import ColorRecognizer
 from classifiers.crops import crop_box
 from classifiers.settings import AbstentionSettings, FusionSettings
@@ -260,7 +260,7 @@ def _cross_validate(
         found = classify_views(fold.bank, data, indices, batch_size=options.batch_size, progress=progress)
         classified.update(found)
         keys = sorted({data.crops[i].vehicle for i in indices})
-        fitted = Calibration(fold.fit.calibration.heads).agreement_exponents if fold.fit is not None else {}
+        fitted = agreement_exponents(fold.fit.calibration.heads) if fold.fit is not None else {}
         vehicles = fuse_vehicles(data, found, options.fusion.with_fitted(fitted), keys)
         if fitted:
             vehicle_curves.append(_vehicle_curves(heads, fuse_vehicles(data, found, options.fusion, keys), vehicles))

@@ -29,12 +29,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from classifiers.calibration.abstention import CropFacts, abstaining_heads
-from classifiers.calibration.agreement import VehicleViews, fit_agreement_exponent
+from classifiers.calibration.agreement import VehicleViews, fit_agreement_exponent, fused_probs
 from classifiers.calibration.file import CalibrationFile, HeadCalibration
 from classifiers.calibration.fit import LabelledProbs, fit_head
-from classifiers.fusion import fuse
 from classifiers.settings import AbstentionSettings, FusionSettings
-from classifiers.types import Classification, HeadScores
 from watchlists.aliases import color_key
 from watchlists.colors import ColorTable
 from watchlists.field_weights import COLOR_HEAD, MAKE_HEAD
@@ -165,6 +163,7 @@ def fit_calibration(data: FitData, rows: NDArray[np.bool_], rules: AbstentionSet
 def _vehicle_views(
     data: FitData, probs: NDArray[np.float64], truth: NDArray[np.int64], use: NDArray[np.bool_]
 ) -> list[VehicleViews]:
+    """The crops of ``use`` grouped by vehicle (in order of first crop), each with its views' fusion weights."""
     weights = data.weights if data.weights is not None else np.ones(len(probs))
     members: dict[str, list[int]] = {}
     for i in np.flatnonzero(use):
@@ -183,8 +182,7 @@ def fit_fusion(
         own = out.get(name, HeadCalibration(method="none"))
         probs = np.full_like(head.probs, np.nan)
         probs[use] = own.apply(head.probs[use])
-        configured = FusionSettings(agreement_exponent=data.fusion.exponent(name), floor_mass=data.fusion.floor_mass)
-        fitted = fit_agreement_exponent(_vehicle_views(data, probs, head.truth, use), configured)
+        fitted = fit_agreement_exponent(_vehicle_views(data, probs, head.truth, use), data.fusion.for_head(name))
         if fitted.exponent is not None:
             update = {"agreement_exponent": fitted.exponent, "measured": {**own.measured, **fitted.measured()}}
             out[name] = own.model_copy(update=update)
@@ -225,26 +223,13 @@ def fuse_by_vehicle(
 ) -> tuple[HeadData, NDArray[np.float64], NDArray[np.bool_]]:
     """One row per vehicle of ``rows``: its crops' ``probs`` fused as the service fuses a track's views (with the
     colour head's fitted ``exponent`` where there is one)."""
-    weights = data.weights if data.weights is not None else np.ones(len(probs))
     fusion = data.fusion.with_fitted({COLOR_HEAD: exponent} if exponent is not None else {})
-    use = rows & ~np.isnan(probs).any(axis=1)
-    members: dict[str, list[int]] = {}
-    for i in np.flatnonzero(use):
-        members.setdefault(data.vehicles[i], []).append(int(i))
-    fused, truth = [], []
-    for indices in members.values():
-        views = [
-            (
-                Classification({COLOR_HEAD: HeadScores(COLOR_HEAD, head.labels, probs[i].astype(np.float32))}),
-                float(weights[i]),
-            )
-            for i in indices
-        ]
-        fused.append(fuse(views, fusion).heads[COLOR_HEAD].probs.astype(np.float64))
-        truth.append(int(head.truth[indices[0]]))
-    matrix = np.asarray(fused).reshape(len(fused), len(head.labels))
-    out = HeadData(head.labels, matrix, np.asarray(truth, np.int64))
-    return out, matrix, np.ones(len(fused), np.bool_)
+    vehicles = _vehicle_views(data, probs, head.truth, rows & ~np.isnan(probs).any(axis=1))
+    matrix = np.asarray([fused_probs(v, fusion.for_head(COLOR_HEAD)) for v in vehicles]).reshape(
+        len(vehicles), len(head.labels)
+    )
+    out = HeadData(head.labels, matrix, np.asarray([v.truth for v in vehicles], np.int64))
+    return out, matrix, np.ones(len(vehicles), np.bool_)
 
 
 def fit_fold(data: FitData, rows: NDArray[np.bool_], options: FitOptions) -> FoldFit:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from classifiers.calibration.methods import log_loss
 from classifiers.fusion import fuse
 from classifiers.settings import FusionSettings
 from classifiers.types import Classification, HeadScores
@@ -71,9 +72,11 @@ def fused_probs(vehicle: VehicleViews, settings: FusionSettings) -> NDArray[np.f
 
 
 def mean_log_loss(vehicles: Sequence[VehicleViews], settings: FusionSettings) -> float:
-    """Mean negative log-probability of each vehicle's true label after fusion."""
-    losses = [-np.log(max(float(fused_probs(v, settings)[v.truth]), 1e-12)) for v in vehicles]
-    return float(np.mean(losses)) if losses else float("nan")
+    """Mean negative log-probability of each vehicle's true label after fusion (``nan`` for no vehicles)."""
+    if not vehicles:
+        return float("nan")
+    fused = np.stack([fused_probs(v, settings) for v in vehicles])
+    return log_loss(fused, np.array([v.truth for v in vehicles], np.int64))
 
 
 def fit_agreement_exponent(
@@ -83,6 +86,8 @@ def fit_agreement_exponent(
     min_vehicles: int = MIN_VEHICLES,
 ) -> ExponentFit:
     """The exponent of ``grid`` that gives the labelled multi-view ``vehicles`` the lowest fused log-loss.
+
+    ``settings``: how the head is fused now (its exponent as ``agreement_exponent``: ``FusionSettings.for_head``).
 
     Ties go to the exponent nearest the configured one. Fewer than ``min_vehicles`` vehicles with two views or more:
     no fit (``exponent`` None).
@@ -97,10 +102,7 @@ def fit_agreement_exponent(
     configured = mean_log_loss(multi, settings)
     if len(multi) < min_vehicles:
         return ExponentFit(None, len(multi), configured, configured)
-    scored = [
-        (mean_log_loss(multi, settings.model_copy(update={"agreement_exponent": g, "head_exponents": {}})), g)
-        for g in grid
-    ]
+    scored = [(mean_log_loss(multi, settings.model_copy(update={"agreement_exponent": g})), g) for g in grid]
     best = min(loss for loss, _ in scored)
     chosen = min((g for loss, g in scored if loss <= best + 1e-9), key=lambda g: abs(g - settings.agreement_exponent))
     return ExponentFit(chosen, len(multi), configured, best)

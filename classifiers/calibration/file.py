@@ -124,6 +124,11 @@ def save_calibration_file(calibration: CalibrationFile, path: Path) -> Path:
     return path
 
 
+def agreement_exponents(heads: Mapping[str, HeadCalibration]) -> dict[str, float]:
+    """Head → the agreement exponent fitted for it on vehicles (for ``FusionSettings.with_fitted``)."""
+    return {name: head.agreement_exponent for name, head in heads.items() if head.agreement_exponent is not None}
+
+
 class Calibration:
     """Calibrates the heads of classifications (a batch at a time: one vectorised map per head).
 
@@ -136,10 +141,7 @@ class Calibration:
 
     def __init__(self, heads: Mapping[str, HeadCalibration], source: str = "") -> None:
         self.heads = {name: head for name, head in heads.items() if head.method != "none"}
-        self.agreement_exponents = {
-            name: head.agreement_exponent for name, head in heads.items() if head.agreement_exponent is not None
-        }
-        """Head → the agreement exponent fitted for it on vehicles (for ``FusionSettings.with_fitted``)."""
+        self.agreement_exponents = agreement_exponents(heads)
         self.source = source
 
     @classmethod

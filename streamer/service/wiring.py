@@ -198,6 +198,7 @@ class Service:
                 event_sink = StampedTrackEvents(self.track_events, self.fleet.stamp)
         # The calibration file's per-head fusion exponents (fitted on labelled vehicles) sharpen tracks as the
         # evaluation that chose them measured; the config's own fusion.head_exponents win.
+        s.tracking.fusion.check_heads(bank.heads)
         tracking = s.tracking.with_fitted_fusion(bank.calibration.agreement_exponents)
         if tracking.fusion.head_exponents:
             exponents = ", ".join(f"{head} {g:g}" for head, g in sorted(tracking.fusion.head_exponents.items()))

@@ -9,12 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from classifiers.calibration.abstention import CropFacts
 from classifiers.color.labels import COLOR_LABELS
+from classifiers.settings import AbstentionSettings
 from classifiers.types import Classification, HeadScores
 from watchlists.colors import ColorTable, color_weights, confusion_row, load_color_table, save_color_table
 from watchlists.entries import WatchlistEntry
 from watchlists.evaluation_exposure import ExposurePoints, choose_exposure_limits
-from watchlists.evaluation_fit import HeadData, choose_make_limit, fit_color_table, make_size_curve
+from watchlists.evaluation_fit import (
+    FitData,
+    FitOptions,
+    HeadData,
+    choose_make_limit,
+    fit_color_table,
+    fit_fold,
+    make_size_curve,
+)
 from watchlists.evaluation_truth import head_truth
 from watchlists.matching import Matcher
 
@@ -142,3 +152,35 @@ def test_exposure_limits_stop_where_colour_turns_unreliable_but_spare_real_crops
     # A real crop read right at 240 moves the bright limit up to it: the limits never cut into real crops.
     luminance[0], gain[0], right[0] = 240.0, 1.0, True
     assert choose_exposure_limits(ExposurePoints(gain, luminance, clipped, right))[1] == 240
+
+
+def repeated_calls(vehicles: int = 12, views: int = 4) -> FitData:
+    """Vehicles whose views all make the same call, 0.7 sure, right for 2 in 3 vehicles: views that agree say no
+    more than one view, so their fused colour should stay 0.7-ish (exponent 0)."""
+    labels = ("red", "blue")
+    probs, truth, names = [], [], []
+    for v in range(vehicles):
+        right = v % 3 != 0
+        probs += [[0.7, 0.3] if right else [0.3, 0.7]] * views
+        truth += [0] * views
+        names += [f"v{v}"] * views
+    rows = len(truth)
+    return FitData(
+        {"color": HeadData(labels, np.asarray(probs), np.asarray(truth, np.int64))},
+        [CropFacts(100.0, 120.0, 0.0)] * rows,
+        tuple("ab"[v % 2] for v in range(vehicles) for _ in range(views)),
+        tuple(names),
+    )
+
+
+def test_each_fold_fits_how_far_agreeing_views_sharpen_a_head() -> None:
+    data = repeated_calls()
+    rows = np.ones(len(data.folds), np.bool_)
+    rules = AbstentionSettings(enabled=False)
+    fitted = fit_fold(data, rows, FitOptions(rules=rules, calibrate=False, color_table=False))
+    colour = fitted.calibration.heads["color"]
+    assert colour.agreement_exponent == 0.0
+    assert colour.measured["fusion_vehicles"] == 12
+    assert colour.measured["fusion_log_loss_fitted"] < colour.measured["fusion_log_loss_configured"]
+    off = fit_fold(data, rows, FitOptions(rules=rules, calibrate=False, color_table=False, fusion=False))
+    assert "color" not in off.calibration.heads

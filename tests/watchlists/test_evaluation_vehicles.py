@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 from numpy.typing import NDArray
 
 from classifiers.bank import ClassifierBank
+from classifiers.calibration.file import Calibration, HeadCalibration
 from classifiers.evaluation.vehicles import GroupingError
 from classifiers.settings import AbstentionSettings, ClassifierModelSettings, ClassifierSettings
 from classifiers.training.embed import read_image
@@ -143,6 +145,23 @@ def test_one_fused_decision_per_vehicle(dataset: Path, bank: ClassifierBank) -> 
     assert "color blue" in alerts[0].seen
 
 
+def test_without_folds_vehicles_fuse_with_the_banks_fitted_exponents(dataset: Path, bank: ClassifierBank) -> None:
+    crops = load_crops(dataset, path_column="crop_path", group_column="same_as", fold_column="clip")
+    data = read_crops(crops, read_image, stored_margin=MARGIN, gate=by_size)
+    views_alike = Calibration({"color": HeadCalibration(method="none", agreement_exponent=0.0)})
+    measured = bank.with_parts(calibration=views_alike)
+    matcher = Matcher(entries(), color_confusion=False)
+    sharpened = evaluate_vehicles(bank, data, lambda table: matcher, CVOptions(fit=None, refit_color=False))
+    plain = evaluate_vehicles(measured, data, lambda table: matcher, CVOptions(fit=None, refit_color=False))
+    two_views = [i for i, v in enumerate(plain.vehicles) if v.views == 2]
+    assert two_views
+    for i in two_views:
+        before, after = sharpened.vehicles[i].fused, plain.vehicles[i].fused
+        assert before is not None
+        assert after is not None
+        assert after.heads["color"].probs.max() < before.heads["color"].probs.max()
+
+
 def test_cross_validation_never_fits_on_the_clip_it_scores(
     dataset: Path, bank: ClassifierBank, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -211,3 +230,25 @@ def test_the_command_per_vehicle_cross_validated(dataset: Path, tmp_path: Path) 
     for name in ("pr.png", "false_alerts.csv", "false_alerts.json", "reliability_color_before.png"):
         assert (out / name).is_file(), name
     assert json.loads((tmp_path / "r.json").read_text())["images"] == 9
+
+
+def test_the_command_can_leave_fusion_unfitted(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make_color_classifier(tmp_path / "color.onnx", gain=5.0)
+    (tmp_path / "w.yaml").write_text(WATCHLIST)
+    fitted: list[bool] = []
+    real = evaluation_fit.fit_fusion
+
+    def spy(*args: Any) -> Any:
+        fitted.append(True)
+        return real(*args)
+
+    monkeypatch.setattr(evaluation_fit, "fit_fusion", spy)
+    args = ["watchlist", "evaluate", "--data", str(dataset), "--watchlist", str(tmp_path / "w.yaml")]
+    args += ["--classifier", str(model), "--path-column", "crop_path", "--group-column", "same_as"]
+    args += ["--fold-column", "clip", "--crop-margin", "0"]
+    result = CliRunner().invoke(main, [*args, "--no-fusion-fit"])
+    assert result.exit_code == 0, result.output
+    assert not fitted
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert len(fitted) == 3  # once per held-out clip

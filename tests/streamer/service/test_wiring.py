@@ -134,6 +134,8 @@ def _bad(scene_dir: Path, redis_url: str, what: str) -> dict[str, Any]:
         bad = scene_dir / "bad_watchlist.yaml"
         bad.write_text("entries:\n  - id: x\n    colour: red\n")
         settings["watchlist"] = {"path": str(bad)}
+    elif what == "fusion exponent of an unknown head":
+        settings["tracking"] = {"fusion": {"head_exponents": {"colour": 0.1}}}
     return settings
 
 
@@ -146,6 +148,7 @@ def _bad(scene_dir: Path, redis_url: str, what: str) -> dict[str, Any]:
         ("missing detector", "absent.onnx"),
         ("unknown detector class", "spaceship"),
         ("invalid watchlist", "colour"),
+        ("fusion exponent of an unknown head", "head_exponents: no loaded classifier has a head 'colour'"),
     ],
 )
 def test_bad_input_fails_at_start_with_one_line(tmp_path: Path, redis_url: str, what: str, expected: str) -> None:
